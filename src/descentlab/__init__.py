@@ -1,0 +1,93 @@
+"""descentlab: a deep-learning framework written from the loss function up, on NumPy.
+
+`import descentlab` imports only NumPy; plotting, datasets and progress bars load lazily.
+
+Example:
+    >>> import descentlab as dl
+    >>> x = dl.tensor([1.0, 2.0], requires_grad=True)
+    >>> (x ** 2).sum().backward()
+    >>> x.grad
+    array([2., 4.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from descentlab import ops
+from descentlab.gradcheck import GradcheckError, gradcheck
+from descentlab.ops import *  # noqa: F403
+from descentlab.random import get_rng_state, manual_seed, set_rng_state
+from descentlab.tensor import (
+    Function,
+    Tensor,
+    as_tensor,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+    tensor,
+)
+
+__version__ = "0.1.0"
+
+float16, float32, float64 = np.float16, np.float32, np.float64
+int32, int64, bool_ = np.int32, np.int64, np.bool_
+
+
+def _factory(fill: Any) -> Any:
+    def make(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+        shape = (
+            tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        )
+        return Tensor(fill(shape, dtype), requires_grad=requires_grad)
+
+    return make
+
+
+zeros = _factory(lambda s, d: np.zeros(s, dtype=d))
+ones = _factory(lambda s, d: np.ones(s, dtype=d))
+empty = _factory(lambda s, d: np.empty(s, dtype=d))
+
+
+def randn(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
+          generator: np.random.Generator | None = None) -> Tensor:  # fmt: skip
+    """Standard normal samples from the seeded generator."""
+    from descentlab.random import resolve
+
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    data = resolve(generator).standard_normal(shape).astype(dtype)
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def rand(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
+         generator: np.random.Generator | None = None) -> Tensor:  # fmt: skip
+    """Uniform [0, 1) samples from the seeded generator."""
+    from descentlab.random import resolve
+
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    data = resolve(generator).random(shape).astype(dtype)
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros_like(t.data), requires_grad=requires_grad)
+
+
+def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones_like(t.data), requires_grad=requires_grad)
+
+
+def arange(*args: Any, dtype: Any = None) -> Tensor:
+    return Tensor(np.arange(*args, dtype=dtype))
+
+
+def __getattr__(name: str) -> Any:
+    # Sub-packages load on first use so that `import descentlab` stays NumPy-only.
+    import importlib
+
+    if name in {"nn", "optim", "losses", "data", "train", "keras", "lab", "io", "cli"}:
+        return importlib.import_module(f"descentlab.{name}")
+    raise AttributeError(f"module 'descentlab' has no attribute {name!r}")

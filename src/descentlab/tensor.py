@@ -1,0 +1,434 @@
+"""Tensor, Function and reverse-mode automatic differentiation.
+
+A `Tensor` wraps one `np.ndarray` (`.data`). Operations on tensors that require gradients record a
+`Function` node; `Tensor.backward()` walks that graph once, in reverse topological order, and
+accumulates gradients into the leaves' `.grad` (PyTorch semantics: define-by-run, leaf accumulation,
+graph freed after backward unless `retain_graph=True`).
+
+Example:
+    >>> import descentlab as dl
+    >>> x = dl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    array([2., 4., 6.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Function",
+    "Tensor",
+    "tensor",
+    "as_tensor",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "sum_to",
+]
+
+DEFAULT_FLOAT = np.float32
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations currently record a graph for backward."""
+    return getattr(_state, "grad_enabled", True)
+
+
+@contextlib.contextmanager
+def set_grad_enabled(mode: bool) -> Iterator[None]:
+    """Context manager that turns graph recording on or off (like `torch.set_grad_enabled`)."""
+    previous = is_grad_enabled()
+    _state.grad_enabled = bool(mode)
+    try:
+        yield
+    finally:
+        _state.grad_enabled = previous
+
+
+def no_grad() -> contextlib.AbstractContextManager[None]:
+    """Context in which no graph is recorded: evaluation, optimizer updates."""
+    return set_grad_enabled(False)
+
+
+def enable_grad() -> contextlib.AbstractContextManager[None]:
+    """Context that turns graph recording back on inside a `no_grad` block."""
+    return set_grad_enabled(True)
+
+
+def sum_to(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Undo broadcasting: sum `grad` down to `shape` (the one helper every backward uses)."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1
+    )
+    out = grad.sum(axis=axes, keepdims=True) if axes else grad
+    if extra:
+        out = out.reshape(out.shape[extra:])
+    return out.reshape(shape)
+
+
+class _FreedGraph:
+    """Marker left in `Tensor._ctx` once backward has released the node's saved arrays."""
+
+    __slots__ = ()
+
+
+_FREED = _FreedGraph()
+
+
+class Function:
+    """One differentiable primitive: `forward(*arrays) -> array`, `backward(grad) -> grads`.
+
+    Subclasses store what backward needs on `self` during forward. `backward` returns one gradient
+    per tensor input (or None where no gradient flows); `self.needs_input_grad` says which are wanted.
+    Call a function with `MyFunction.apply(*tensors, **constants)`.
+    """
+
+    inputs: tuple[Tensor, ...]
+    needs_input_grad: tuple[bool, ...]
+
+    def forward(self, *arrays: np.ndarray, **kwargs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...] | np.ndarray | None:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Any, **kwargs: Any) -> Tensor:
+        tensors = _coerce_inputs(inputs)
+        fn = cls()
+        fn.needs_input_grad = tuple(t.requires_grad for t in tensors)
+        out = fn.forward(*[t.data for t in tensors], **kwargs)
+        requires_grad = is_grad_enabled() and any(fn.needs_input_grad)
+        result = Tensor._wrap(out, requires_grad)
+        if requires_grad:
+            fn.inputs = tensors
+            result._ctx = fn
+        return result
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}Backward>"
+
+
+def _is_scalar(x: Any) -> bool:
+    return isinstance(x, (int, float, bool, np.number, np.bool_)) and not isinstance(x, np.ndarray)
+
+
+def _coerce_inputs(inputs: Sequence[Any]) -> tuple[Tensor, ...]:
+    """Turn array-likes into tensors; Python scalars take the dtype of the tensors beside them."""
+    ref = next((x for x in inputs if isinstance(x, Tensor)), None)
+    out = []
+    for x in inputs:
+        if isinstance(x, Tensor):
+            out.append(x)
+        elif _is_scalar(x) and ref is not None:
+            out.append(Tensor._wrap(_scalar_like(x, ref.data), False))
+        else:
+            out.append(as_tensor(x))
+    return tuple(out)
+
+
+def _scalar_like(x: Any, ref: np.ndarray) -> np.ndarray:
+    """A 0-d array holding `x` in the dtype an operation with `ref` should keep (weak scalars)."""
+    if np.issubdtype(ref.dtype, np.floating) or np.issubdtype(ref.dtype, np.complexfloating):
+        return np.asarray(x, dtype=ref.dtype)
+    if isinstance(x, (float, np.floating)):
+        return np.asarray(x, dtype=DEFAULT_FLOAT)
+    if isinstance(x, (bool, np.bool_)) and ref.dtype == np.bool_:
+        return np.asarray(x, dtype=np.bool_)
+    return np.asarray(x, dtype=ref.dtype if ref.dtype != np.bool_ else np.int64)
+
+
+def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    if isinstance(data, np.ndarray):
+        return data
+    arr = np.asarray(data)
+    # Python floats and lists of them become float32, as in PyTorch; NumPy arrays keep their dtype.
+    if arr.dtype == np.float64:
+        arr = arr.astype(DEFAULT_FLOAT)
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it for backpropagation.
+
+    Attributes:
+        data: the values, an `np.ndarray`.
+        grad: the accumulated gradient (`np.ndarray` of the same shape and dtype) or None.
+        requires_grad: whether operations on this tensor are recorded.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __array_priority__ = 1000  # NumPy defers `ndarray + Tensor` to Tensor.__radd__.
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        arr = _to_array(data, dtype)
+        if requires_grad and not np.issubdtype(arr.dtype, np.inexact):
+            raise TypeError(
+                f"only floating-point tensors can require gradients, got dtype {arr.dtype}; "
+                "pass dtype=np.float32 or float data"
+            )
+        self.data: np.ndarray = arr
+        self.grad: np.ndarray | None = None
+        self.requires_grad: bool = bool(requires_grad)
+        self._ctx: Function | _FreedGraph | None = None
+
+    @classmethod
+    def _wrap(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
+        t = Tensor.__new__(Tensor)
+        t.data = data if isinstance(data, np.ndarray) else np.asarray(data)
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._ctx = None
+        return t
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def numel(self) -> int:
+        """Number of elements."""
+        return self.data.size
+
+    def dim(self) -> int:
+        """Number of dimensions (PyTorch name)."""
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded operation (parameters, inputs)."""
+        return self._ctx is None
+
+    @property
+    def grad_fn(self) -> Function | None:
+        return self._ctx if isinstance(self._ctx, Function) else None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = f", dtype={self.dtype}" if self.dtype not in (DEFAULT_FLOAT, np.int64) else ""
+        if self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __int__(self) -> int:
+        return int(self.data)
+
+    # ----------------------------------------------------------------- conversions
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied), as `torch.Tensor.numpy()` after detach."""
+        return self.data
+
+    def item(self) -> float | int | bool:
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item() needs a tensor with exactly one element, got shape {self.shape}"
+            )
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """A tensor sharing the data but cut from the graph."""
+        return Tensor._wrap(self.data, False)
+
+    def clone(self) -> Tensor:
+        """A copy of the data that stays in the graph."""
+        from descentlab.ops.math import Identity
+
+        return Identity.apply(self, copy=True)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """Convert to another dtype; the gradient flows back converted to the source dtype."""
+        from descentlab.ops.math import Cast
+
+        return Cast.apply(self, dtype=np.dtype(dtype))
+
+    to = astype
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def long(self) -> Tensor:
+        return self.astype(np.int64)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set `requires_grad` in place (leaves only) and return self."""
+        if not requires_grad and not self.is_leaf:
+            raise RuntimeError(
+                "requires_grad_(False) is only allowed on leaf tensors; use .detach()"
+            )
+        if requires_grad and not np.issubdtype(self.dtype, np.inexact):
+            raise TypeError(f"only floating-point tensors can require gradients, got {self.dtype}")
+        self.requires_grad = requires_grad
+        return self
+
+    def zero_(self) -> Tensor:
+        self.data[...] = 0
+        return self
+
+    # ----------------------------------------------------------------- autograd
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Backpropagate from this tensor, accumulating d(self)/d(leaf) into every leaf's `.grad`.
+
+        `grad` is the upstream gradient (required unless the tensor has one element). The graph is
+        freed afterwards unless `retain_graph=True`; a second backward through it raises.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() called on a tensor that does not require grad: none of its inputs has "
+                "requires_grad=True (or it was computed under no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs; this tensor has shape "
+                    f"{self.shape}: call .backward(grad) with a gradient of that shape, or reduce "
+                    "it first (e.g. .sum() or .mean())"
+                )
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(
+                    f"backward(grad): grad has shape {grad.shape} but the tensor has shape "
+                    f"{self.shape}"
+                )
+        order = _topological_order(self)
+        grads: dict[int, np.ndarray] = {id(self): grad}
+        for node in order:
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            ctx = node._ctx
+            if ctx is None:
+                _accumulate_leaf(node, g)
+                continue
+            if ctx is _FREED:
+                raise RuntimeError(
+                    "Trying to backward through the graph a second time: its saved values were "
+                    "freed by the first backward. Pass retain_graph=True to the first "
+                    ".backward() call if you need to backpropagate twice."
+                )
+            in_grads = ctx.backward(g)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            for inp, ig in zip(ctx.inputs, in_grads, strict=True):
+                if ig is None or not inp.requires_grad:
+                    continue
+                key = id(inp)
+                if key in grads:
+                    grads[key] = grads[key] + ig
+                else:
+                    grads[key] = ig
+            if not retain_graph:
+                node._ctx = _FREED
+        # Keep `order` alive until here so that ids in `grads` stay unique.
+        del order
+
+    # operators and methods are attached by descentlab.ops (they import this module).
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors reachable from `root` that need gradients, root first (iterative post-order DFS)."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        ctx = node._ctx
+        if isinstance(ctx, Function):
+            for inp in ctx.inputs:
+                if inp.requires_grad and id(inp) not in visited:
+                    stack.append((inp, False))
+    order.reverse()
+    return order
+
+
+def _accumulate_leaf(leaf: Tensor, g: np.ndarray) -> None:
+    if g.dtype != leaf.data.dtype:
+        g = g.astype(leaf.data.dtype)
+    if g.shape != leaf.data.shape:
+        g = np.broadcast_to(g, leaf.data.shape)
+    if leaf.grad is None:
+        # Copy: a backward may hand the same array to several inputs, and optimizers edit .grad.
+        leaf.grad = np.array(g, copy=True)
+    else:
+        leaf.grad += g
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Create a tensor from array-like data (copied).
+
+    Python floats become float32 (PyTorch's default); NumPy arrays keep their dtype, so float64
+    arrays stay float64 (used by the gradient checks).
+
+    Example:
+        >>> descentlab.tensor([[1.0, 2.0]], requires_grad=True).shape
+        (1, 2)
+    """
+    arr = _to_array(data, dtype)
+    return Tensor(np.array(arr, copy=True), requires_grad=requires_grad)
+
+
+def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+    """Wrap array-like data in a tensor without copying when possible."""
+    if isinstance(data, Tensor):
+        return data if dtype is None or data.dtype == np.dtype(dtype) else data.astype(dtype)
+    return Tensor(_to_array(data, dtype))
