@@ -7,6 +7,10 @@ from typing import Any
 import numpy as np
 
 from descentlab.ops.activation import log_softmax, relu, sigmoid, softmax, softmin, tanh
+from descentlab.ops.activation import (  # the rest of the activation catalogue
+    celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, logsigmoid, mish, prelu, relu6,
+    selu, silu, softplus, softsign, swish,
+)  # fmt: skip
 from descentlab.ops.loss import softmax_cross_entropy
 from descentlab.ops.math import (
     abs,
@@ -69,6 +73,8 @@ __all__ = [
     "pad", "permute", "pow", "prod", "relu", "reshape", "sigmoid", "sin", "softmax", "softmin",
     "softmax_cross_entropy", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh",
     "transpose", "unsqueeze", "var", "where",
+    "celu", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu", "logsigmoid",
+    "mish", "prelu", "relu6", "selu", "silu", "softplus", "softsign", "swish",
 ]  # fmt: skip
 
 
