@@ -8,9 +8,8 @@ Each one is a small primitive `Function` whose backward follows PyTorch's conven
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 import numpy as np
 
