@@ -37,12 +37,17 @@ __all__ = [
 
 DEFAULT_FLOAT = np.float32
 
-_state = threading.local()
+
+class _GradMode(threading.local):
+    grad_enabled = True  # class default: every thread starts with recording on
+
+
+_state = _GradMode()
 
 
 def is_grad_enabled() -> bool:
     """Whether operations currently record a graph for backward."""
-    return getattr(_state, "grad_enabled", True)
+    return _state.grad_enabled
 
 
 @contextlib.contextmanager
@@ -95,6 +100,10 @@ class Function:
     Subclasses store what backward needs on `self` during forward. `backward` returns one gradient
     per tensor input (or None where no gradient flows); `self.needs_input_grad` says which are wanted.
     Call a function with `MyFunction.apply(*tensors, **constants)`.
+
+    Contract for `backward`: never modify `grad` in place, and return new arrays or views of
+    `grad`, never an array the Function keeps (saved values, constants): a leaf adopts a freshly
+    allocated gradient array as its `.grad` without copying it.
     """
 
     inputs: tuple[Tensor, ...]
@@ -108,14 +117,18 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Any, **kwargs: Any) -> Tensor:
-        tensors = _coerce_inputs(inputs)
+        # Inside models every input is already a Tensor: skip the coercion pass in that case.
+        for x in inputs:
+            if not isinstance(x, Tensor):
+                inputs = _coerce_inputs(inputs)
+                break
         fn = cls()
-        fn.needs_input_grad = tuple(t.requires_grad for t in tensors)
-        out = fn.forward(*[t.data for t in tensors], **kwargs)
-        requires_grad = is_grad_enabled() and any(fn.needs_input_grad)
-        result = Tensor._wrap(out, requires_grad)
-        if requires_grad:
-            fn.inputs = tensors
+        fn.needs_input_grad = needs = tuple([t.requires_grad for t in inputs])
+        out = fn.forward(*[t.data for t in inputs], **kwargs)
+        result = Tensor._wrap(out, False)
+        if True in needs and _state.grad_enabled:
+            result.requires_grad = True
+            fn.inputs = inputs
             result._ctx = fn
         return result
 
@@ -336,6 +349,7 @@ class Tensor:
                     "it first (e.g. .sum() or .mean())"
                 )
             grad = np.ones_like(self.data)
+            shared: set[int] = set()
         else:
             grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if grad.shape != self.shape:
@@ -343,6 +357,7 @@ class Tensor:
                     f"backward(grad): grad has shape {grad.shape} but the tensor has shape "
                     f"{self.shape}"
                 )
+            shared = {id(grad)}  # the caller's array: a leaf must never adopt it
         order = _topological_order(self)
         grads: dict[int, np.ndarray] = {id(self): grad}
         for node in order:
@@ -351,7 +366,7 @@ class Tensor:
                 continue
             ctx = node._ctx
             if ctx is None:
-                _accumulate_leaf(node, g)
+                _accumulate_leaf(node, g, shared)
                 continue
             if ctx is _FREED:
                 raise RuntimeError(
@@ -401,14 +416,20 @@ def _topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-def _accumulate_leaf(leaf: Tensor, g: np.ndarray) -> None:
+def _accumulate_leaf(leaf: Tensor, g: np.ndarray, shared: set[int]) -> None:
+    """Add `g` into `leaf.grad`; `shared` holds ids of arrays a leaf must not adopt."""
     if g.dtype != leaf.data.dtype:
         g = g.astype(leaf.data.dtype)
     if g.shape != leaf.data.shape:
         g = np.broadcast_to(g, leaf.data.shape)
     if leaf.grad is None:
-        # Copy: a backward may hand the same array to several inputs, and optimizers edit .grad.
-        leaf.grad = np.array(g, copy=True)
+        # Optimizers edit .grad in place, so it must be the leaf's own array. A fresh array from a
+        # backward (the usual case: every weight gradient) is adopted, saving a full copy per
+        # parameter per step; views, read-only arrays and arrays handed out already are copied.
+        if g.base is not None or not g.flags.writeable or id(g) in shared:
+            g = g.copy()
+        shared.add(id(g))
+        leaf.grad = g
     else:
         leaf.grad += g
 
