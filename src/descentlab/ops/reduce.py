@@ -7,6 +7,7 @@ variance as NumPy does.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as np
@@ -24,14 +25,18 @@ def normalize_axis(axis: Axis, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    # builtins.max: this module defines its own `max` (the differentiable reduction).
+    bound = builtins.max(ndim, 1)
     out = []
     for a in axes:
-        if not -max(ndim, 1) <= a < max(ndim, 1):
+        if not -bound <= a < bound:
             raise IndexError(
                 f"axis {a} is out of range for a tensor with {ndim} dimensions "
                 f"(valid: {-ndim} to {ndim - 1})"
             )
-        out.append(a % max(ndim, 1))
+        out.append(a % bound)
+    if ndim == 0:
+        return ()  # a 0-d tensor accepts axis 0 or -1 (as PyTorch) and has nothing to reduce
     return tuple(sorted(set(out)))
 
 
@@ -71,7 +76,7 @@ class Var(Function):
         self.shape, self.keepdims = x.shape, keepdims
         self.axes = normalize_axis(axis, x.ndim)
         n = int(np.prod([x.shape[a] for a in self.axes])) if x.ndim else 1
-        self.denom = max(n - correction, 0)
+        self.denom = builtins.max(n - correction, 0)
         self.centered = x - x.mean(axis=self.axes, keepdims=True)
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.sum(self.centered**2, axis=self.axes, keepdims=keepdims) / self.denom
