@@ -1,0 +1,784 @@
+"""fit / evaluate / predict: the training loop, as the teaching material defines it.
+
+An epoch is one pass over all training data; the batch size is how many samples one update sees;
+the iterations (updates) per epoch are ceil(N / batch_size). batch_size >= N is batch gradient
+descent, 1 is stochastic gradient descent, anything between is mini-batch. Each iteration:
+
+    y_pred = model(x_batch)                       # forward, model in train mode
+    L = loss(y_pred, y_batch)                     # or sum_i w_i * l_i / n with sample/class weights
+    optimizer.zero_grad(); L.backward()           # backpropagation
+    optimizer.step()                              # one gradient-descent update
+
+Validation, `evaluate` and `predict` run the model in eval mode without building a graph.
+Conventions: Keras for the arguments and the logs (`validation_split` takes the *last* fraction
+of the data before shuffling; weighted loss = sum(w_i * l_i) / batch size; the logged training
+loss is the batch-size-weighted mean of the batch losses), PyTorch for models and optimizers.
+
+Example:
+    >>> import descentlab as dl
+    >>> from descentlab import nn
+    >>> x, y = dl.data.load_digits(return_X_y=True)                           # doctest: +SKIP
+    >>> model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    >>> history = dl.fit(model, x, y, loss="cross_entropy", optimizer="adam", epochs=10,
+    ...                  validation_split=0.2, metrics=["accuracy"], seed=0)   # doctest: +SKIP
+    >>> history.history["val_accuracy"][-1]                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from descentlab import io as dlio
+from descentlab.data import DataLoader, Subset, TensorDataset
+from descentlab.random import get_rng_state, manual_seed
+from descentlab.tensor import Tensor, no_grad
+from descentlab.train.callbacks import Callback, CallbackList, get_lr
+from descentlab.train.history import History
+from descentlab.train.progress import ProgressBar, describe_regime
+
+__all__ = ["fit", "evaluate", "predict", "Trainer"]
+
+_CLASS_LOSS_HINTS = ("entropy", "nll", "hinge", "focal")
+
+
+# ====================================================================== trainer state
+class Trainer:
+    """What callbacks see of a running `fit`: model, optimizer, params, history, stop flag."""
+
+    def __init__(self, model: Any, optimizer: Any, params: dict[str, Any], history: History,
+                 callbacks: CallbackList, user_callbacks: Sequence[Callback],
+                 loader: Any) -> None:  # fmt: skip
+        self.model = model
+        self.optimizer = optimizer
+        self.params = params
+        self.history = history
+        self.callbacks = callbacks
+        self.user_callbacks = list(user_callbacks)
+        self.loader = loader
+        self.stop_training = False
+        self.resumed = False
+        self.sample_inputs: np.ndarray | None = None
+        self._after: list[Callable[[], Any]] = []
+
+    def after_epoch(self, fn: Callable[[], Any]) -> None:
+        """Run `fn` once every callback has seen the current epoch's end (used for checkpoints)."""
+        self._after.append(fn)
+
+    def _run_after_epoch(self) -> None:
+        pending, self._after = self._after, []
+        for fn in pending:
+            fn()
+
+    def _callback_keys(self) -> list[tuple[str, Callback]]:
+        return [(f"{i}:{type(cb).__name__}", cb) for i, cb in enumerate(self.user_callbacks)]
+
+    def save_checkpoint(self, path: str | Path, epoch: int) -> Path:
+        """Write a full checkpoint: model, optimizer, `epoch` epochs done, RNG, history, callbacks."""
+        gen = getattr(self.loader, "generator", None)
+        extra = {
+            "callbacks": {key: cb.state_dict() for key, cb in self._callback_keys()},
+            "loader_rng": None if gen is None else gen.bit_generator.state,
+            "fit": {k: self.params.get(k) for k in ("samples", "batch_size", "steps", "epochs")},
+        }
+        return dlio.save_checkpoint(
+            path,
+            self.model,
+            self.optimizer,
+            epoch=epoch,
+            history=self.history.state_dict(),
+            rng_state=get_rng_state(),
+            extra=extra,
+        )
+
+    def _resume(self, path: str | Path) -> int:
+        info = dlio.load_checkpoint(path, self.model, self.optimizer, restore_rng=True)
+        extra = info.get("extra") or {}
+        saved_fit = extra.get("fit") or {}
+        for key in ("samples", "batch_size"):
+            if saved_fit.get(key) is not None and saved_fit[key] != self.params.get(key):
+                warnings.warn(
+                    f"resume_from={str(path)!r}: the checkpoint was trained with {key}="
+                    f"{saved_fit[key]}, this run has {self.params.get(key)}; training continues "
+                    "but will not match an uninterrupted run",
+                    stacklevel=3,
+                )
+        gen = getattr(self.loader, "generator", None)
+        if gen is not None and extra.get("loader_rng") is not None:
+            gen.bit_generator.state = extra["loader_rng"]
+        if info.get("history"):
+            self.history.load_state_dict(info["history"])
+        self._pending_callback_states = extra.get("callbacks") or {}
+        self.resumed = True
+        return int(info["epoch"])
+
+    def _load_callback_states(self) -> None:
+        states = dict(getattr(self, "_pending_callback_states", {}))
+        for key, cb in self._callback_keys():
+            if key in states:
+                cb.load_state_dict(states.pop(key))
+        if states:
+            warnings.warn(
+                f"resume: the checkpoint holds state for callbacks {sorted(states)} that this run "
+                "does not have (pass the same callbacks, in the same order, to resume exactly)",
+                stacklevel=3,
+            )
+
+
+# ====================================================================== fit
+def fit(
+    model: Any,
+    x: Any,
+    y: Any = None,
+    *,
+    loss: Any,
+    optimizer: Any,
+    batch_size: int = 32,
+    epochs: int = 1,
+    validation_split: float = 0.0,
+    validation_data: Any = None,
+    shuffle: bool = True,
+    class_weight: Mapping[int, float] | None = None,
+    sample_weight: Any = None,
+    metrics: Iterable[Any] = (),
+    callbacks: Iterable[Callback] = (),
+    initial_epoch: int = 0,
+    verbose: int = 1,
+    seed: int | None = None,
+    resume_from: str | Path | None = None,
+) -> History:
+    """Train `model` on (x, y) for `epochs` passes and return the per-epoch `History`.
+
+    Args:
+        model: an `nn.Module` (put in train mode while fitting, eval mode while validating; its
+            previous mode is restored afterwards).
+        x, y: arrays (or Tensors) with samples on axis 0; or `x` a `DataLoader` / `Dataset`
+            yielding (x, y) or (x, y, sample_weight) and `y=None`.
+        loss: a `descentlab.losses.Loss` or its name ("cross_entropy", "mse", ...).
+        optimizer: a `descentlab.optim` optimizer or a name ("sgd", "adam", ...) with default
+            hyperparameters.
+        batch_size: samples per update: N = batch GD, 1 = stochastic GD, between = mini-batch.
+        validation_split: fraction in (0, 1) of the data held out for validation: the *last*
+            samples, taken before shuffling (Keras).
+        validation_data: (x_val, y_val[, w_val]), a Dataset or a DataLoader.
+        class_weight: {class: weight}; sample i gets weight class_weight[y_i] (times its
+            sample_weight); the batch loss becomes sum_i w_i * l_i / batch size (Keras).
+        metrics: names or metric objects, computed on training batches and on validation data.
+        callbacks: `Callback`s (History and the progress bar are added automatically).
+        initial_epoch: epoch to start counting from (0-based).
+        verbose: 0 silent, 1 progress bar (plain lines when not a terminal), 2 one line per epoch.
+        seed: when given, `descentlab.manual_seed(seed)` first, so shuffling, dropout and
+            augmentation repeat exactly.
+        resume_from: a checkpoint written by `ModelCheckpoint` (full) or `Trainer.save_checkpoint`;
+            model, optimizer, RNG, history and callback states are restored and training
+            continues with the next epoch, bit-identical to a run that was never interrupted.
+
+    Returns:
+        History with `.history` ("loss", metrics, "val_*", "lr") and `.params`.
+
+    Example:
+        >>> h = fit(model, x, y, loss="cross_entropy", optimizer="sgd", batch_size=32,
+        ...         epochs=5, metrics=["accuracy"], validation_split=0.2)    # doctest: +SKIP
+    """
+    _check_model(model)
+    epochs = _check_int("epochs", epochs, minimum=0)
+    initial_epoch = _check_int("initial_epoch", initial_epoch, minimum=0)
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+    if seed is not None:
+        manual_seed(seed)
+    loss_fn = _resolve_loss(loss)
+    dtype = _param_dtype(model)
+
+    train_loader, val_loader, arrays = _prepare_training_data(
+        x, y, batch_size, validation_split, validation_data, shuffle, sample_weight, dtype
+    )
+    cw = _class_weight_table(class_weight)
+    if arrays is not None and _is_class_loss(loss_fn):
+        _check_labels(model, arrays["x"], arrays["y"], "y")
+        if arrays.get("x_val") is not None:
+            _check_labels(model, arrays["x_val"], arrays["y_val"], "validation y")
+    opt = _resolve_optimizer(optimizer, model)
+    train_metrics = _resolve_metrics(metrics)
+    val_metrics = _resolve_metrics(metrics) if val_loader is not None else []
+
+    samples = _num_samples(train_loader)
+    steps = len(train_loader)
+    bs = getattr(train_loader, "batch_size", None)
+    params = {
+        "epochs": epochs,
+        "initial_epoch": initial_epoch,
+        "steps": steps,
+        "batch_size": bs,
+        "samples": samples,
+        "val_samples": None if val_loader is None else _num_samples(val_loader),
+        "regime": describe_regime(bs, samples),
+        "verbose": verbose,
+        "metrics": [name for name, _ in train_metrics],
+    }
+    history = History()
+    user_callbacks = list(callbacks)
+    progress = [ProgressBar(verbose)] if verbose else []
+    cbs = CallbackList([history, *user_callbacks, *progress])
+    trainer = Trainer(model, opt, params, history, cbs, user_callbacks, train_loader)
+    trainer.sample_inputs = None if arrays is None else arrays["x"][:256]
+    if resume_from is not None:
+        initial_epoch = trainer._resume(resume_from)
+        params["initial_epoch"] = initial_epoch
+    for cb in cbs.callbacks:
+        cb.set_trainer(trainer)
+
+    was_training = bool(getattr(model, "training", True))
+    cbs.call("on_train_begin", {})
+    if trainer.resumed:
+        trainer._load_callback_states()
+    try:
+        for epoch in range(initial_epoch, epochs):
+            cbs.call("on_epoch_begin", epoch, {})
+            logs = _train_one_epoch(model, train_loader, loss_fn, opt, cw, train_metrics, cbs, trainer)
+            if val_loader is not None:
+                val = _run_eval(model, val_loader, loss_fn, val_metrics, dtype)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            logs["lr"] = get_lr(opt)
+            cbs.call("on_epoch_end", epoch, logs)
+            trainer._run_after_epoch()
+            if trainer.stop_training:
+                break
+    finally:
+        model.train(was_training)
+    cbs.call("on_train_end", {})
+    return history
+
+
+def _train_one_epoch(model: Any, loader: Any, loss_fn: Any, opt: Any, cw: np.ndarray | None,
+                     metrics: list[tuple[str, Any]], cbs: CallbackList,
+                     trainer: Trainer) -> dict[str, float]:  # fmt: skip
+    model.train()
+    for _, m in metrics:
+        m.reset()
+    dtype = _param_dtype(model)
+    total, seen = 0.0, 0
+    batch_begin, after_backward = cbs.has("on_train_batch_begin"), cbs.has("on_after_backward")
+    batch_end = cbs.has("on_train_batch_end")
+    for b, batch in enumerate(loader):
+        xb, yb, wb = _unpack(batch, dtype)
+        n = len(xb)
+        if batch_begin:
+            cbs.call("on_train_batch_begin", b, {"size": n})
+        y_pred = model(Tensor(xb))
+        w = _combine_weights(yb, wb, cw)
+        value = _loss(loss_fn, y_pred, yb, w)
+        opt.zero_grad()
+        value.backward()
+        if after_backward:
+            cbs.call("on_after_backward", b, {"size": n})
+        opt.step()
+        batch_loss = float(value.data)
+        total += batch_loss * n
+        seen += n
+        for _, m in metrics:
+            m.update(y_pred.data, yb, sample_weight=w)
+        if batch_end:
+            logs = {"loss": total / seen, **_results(metrics), "batch_loss": batch_loss}
+            cbs.call("on_train_batch_end", b, logs)
+        if trainer.stop_training:
+            break
+    if seen == 0:
+        raise ValueError("fit: the training data yielded no batches (empty data, or drop_last "
+                         "with fewer samples than batch_size)")  # fmt: skip
+    return {"loss": total / seen, **_results(metrics)}
+
+
+def _loss(loss_fn: Any, y_pred: Tensor, y_true: np.ndarray, w: np.ndarray | None) -> Tensor:
+    if w is None:
+        return loss_fn(y_pred, y_true)
+    per_sample = getattr(loss_fn, "per_sample", None)
+    if per_sample is None:
+        raise TypeError(
+            f"sample_weight/class_weight need a loss with per_sample(), got {loss_fn!r}; use a "
+            "descentlab.losses.Loss"
+        )
+    # Keras: weighted sum divided by the batch size, not by the sum of the weights.
+    return (per_sample(y_pred, y_true) * w).sum() / len(w)
+
+
+def _results(metrics: list[tuple[str, Any]]) -> dict[str, float]:
+    return {name: float(m.result()) for name, m in metrics}
+
+
+# ====================================================================== evaluate / predict
+def evaluate(
+    model: Any,
+    x: Any,
+    y: Any = None,
+    *,
+    loss: Any = None,
+    metrics: Iterable[Any] = (),
+    batch_size: int = 32,
+    sample_weight: Any = None,
+    verbose: int = 0,
+) -> dict[str, float]:
+    """Loss and metrics of `model` on (x, y), in eval mode and without a graph.
+
+    The loss is the mean of the per-sample losses over all samples (weighted sum / N with
+    `sample_weight`), metrics are streamed over batches. Returns {"loss": ..., metric: ...}.
+
+    Example:
+        >>> evaluate(model, x_test, y_test, loss="cross_entropy", metrics=["accuracy"])  # doctest: +SKIP
+        {'loss': 0.0871, 'accuracy': 0.975}
+    """
+    _check_model(model)
+    dtype = _param_dtype(model)
+    loader = _eval_loader(x, y, sample_weight, batch_size, dtype, "evaluate")
+    loss_fn = None if loss is None else _resolve_loss(loss)
+    if loss_fn is not None and _is_class_loss(loss_fn) and isinstance(loader.dataset, TensorDataset):
+        arrays = loader.dataset.arrays
+        if len(arrays) >= 2:
+            _check_labels(model, arrays[0], arrays[1], "y")
+    mets = _resolve_metrics(metrics)
+    if loss_fn is None and not mets:
+        raise ValueError("evaluate: give a loss and/or metrics to compute")
+    out = _run_eval(model, loader, loss_fn, mets, dtype)
+    if verbose:
+        print("evaluate:" + "".join(f" - {k}: {v:.4f}" for k, v in out.items()), flush=True)
+    return out
+
+
+def predict(model: Any, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+    """The model's outputs for x, batch by batch, in eval mode and without a graph.
+
+    Example:
+        >>> probs = predict(model, x_test)            # (N, classes) logits    # doctest: +SKIP
+        >>> labels = probs.argmax(axis=1)                                      # doctest: +SKIP
+    """
+    _check_model(model)
+    dtype = _param_dtype(model)
+    loader = _eval_loader(x, None, None, batch_size, dtype, "predict", need_y=False)
+    was_training = bool(getattr(model, "training", True))
+    outputs = []
+    try:
+        model.eval()
+        with no_grad():
+            for batch in loader:
+                xb = _cast_inputs(batch[0], dtype)
+                outputs.append(np.asarray(model(Tensor(xb)).data))
+    finally:
+        model.train(was_training)
+    if not outputs:
+        raise ValueError("predict: x has no samples")
+    if verbose:
+        print(f"predict: {sum(len(o) for o in outputs)} samples", flush=True)
+    return np.concatenate(outputs, axis=0)
+
+
+def _run_eval(model: Any, loader: Any, loss_fn: Any, metrics: list[tuple[str, Any]],
+              dtype: Any) -> dict[str, float]:  # fmt: skip
+    was_training = bool(getattr(model, "training", True))
+    for _, m in metrics:
+        m.reset()
+    total, seen = 0.0, 0
+    try:
+        model.eval()
+        with no_grad():
+            for batch in loader:
+                xb, yb, wb = _unpack(batch, dtype)
+                y_pred = model(Tensor(xb))
+                n = len(xb)
+                if loss_fn is not None:
+                    per_sample = getattr(loss_fn, "per_sample", None)
+                    if per_sample is not None:
+                        per = np.asarray(per_sample(y_pred, yb).data, dtype=np.float64)
+                        total += float((per if wb is None else per * wb).sum())
+                    else:
+                        total += float(loss_fn(y_pred, yb).data) * n
+                seen += n
+                for _, m in metrics:
+                    m.update(y_pred.data, yb, sample_weight=wb)
+    finally:
+        model.train(was_training)
+    if seen == 0:
+        raise ValueError("evaluation data yielded no samples")
+    out = {} if loss_fn is None else {"loss": total / seen}
+    out.update(_results(metrics))
+    return out
+
+
+# ====================================================================== data preparation
+def _is_loader(x: Any) -> bool:
+    return isinstance(x, DataLoader) or (hasattr(x, "__iter__") and hasattr(x, "batch_size")
+                                         and hasattr(x, "dataset"))  # fmt: skip
+
+
+def _is_dataset(x: Any) -> bool:
+    return (
+        not isinstance(x, (np.ndarray, Tensor, list, tuple))
+        and hasattr(x, "__len__")
+        and hasattr(x, "__getitem__")
+    )
+
+
+def _prepare_training_data(x: Any, y: Any, batch_size: int, validation_split: float,
+                           validation_data: Any, shuffle: bool, sample_weight: Any,
+                           dtype: Any) -> tuple[Any, Any, dict[str, Any] | None]:  # fmt: skip
+    """(train loader, validation loader or None, arrays dict for array inputs or None)."""
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)):
+        raise TypeError(f"fit: validation_split must be a number in (0, 1), got {validation_split!r}")
+    if validation_split != 0 and not 0.0 < validation_split < 1.0:
+        raise ValueError(
+            f"fit: validation_split must be in (0, 1) (a fraction of the data), got "
+            f"{validation_split}; use 0 for no validation"
+        )
+    if validation_split and validation_data is not None:
+        raise ValueError("fit: give validation_split or validation_data, not both")
+    arrays: dict[str, Any] | None = None
+    if _is_loader(x) or _is_dataset(x):
+        what = "a DataLoader" if _is_loader(x) else "a Dataset"
+        if y is not None:
+            raise ValueError(f"fit: x is {what}, which yields the targets itself; pass y=None")
+        if sample_weight is not None:
+            raise ValueError(f"fit: x is {what}; yield (x, y, sample_weight) from it instead of "
+                             "passing sample_weight")  # fmt: skip
+        dataset = x.dataset if _is_loader(x) else x
+        _check_finite_dataset(dataset, "x")
+        if _is_loader(x):
+            if validation_split:
+                raise ValueError(
+                    "fit: validation_split cannot split a DataLoader; pass validation_data, or "
+                    "pass the Dataset or the arrays instead"
+                )
+            train_loader = x
+        else:
+            batch_size = _check_int("batch_size", batch_size, minimum=1)
+            if validation_split:
+                n = len(dataset)
+                split_at = _split_point(n, validation_split)
+                val_ds = Subset(dataset, np.arange(split_at, n))
+                dataset = Subset(dataset, np.arange(split_at))
+                validation_data = val_ds
+            train_loader = DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
+    else:
+        batch_size = _check_int("batch_size", batch_size, minimum=1)
+        if y is None:
+            raise ValueError(
+                "fit: y is required when x is an array (for an autoencoder pass y=x); or pass "
+                "a Dataset/DataLoader as x"
+            )
+        xa, ya = _as_input(x, "x", dtype), _as_target(y, "y", dtype)
+        _check_lengths(xa, ya, "x", "y")
+        wa = None if sample_weight is None else _as_weights(sample_weight, len(xa), "sample_weight")
+        _check_finite(xa, "x")
+        _check_finite(ya, "y")
+        arrays = {"x": xa, "y": ya, "x_val": None, "y_val": None}
+        if validation_split:
+            split_at = _split_point(len(xa), validation_split)
+            validation_data = (xa[split_at:], ya[split_at:])
+            if wa is not None:
+                validation_data = (*validation_data, wa[split_at:])
+            xa, ya = xa[:split_at], ya[:split_at]
+            wa = None if wa is None else wa[:split_at]
+            arrays.update(x=xa, y=ya)
+        if len(xa) == 0:
+            raise ValueError("fit: x has no samples")
+        data = (xa, ya) if wa is None else (xa, ya, wa)
+        train_loader = DataLoader(TensorDataset(*data), batch_size=batch_size, shuffle=shuffle)
+    val_loader = None
+    if validation_data is not None:
+        val_loader = _validation_loader(validation_data, batch_size if isinstance(batch_size, int) else 32, dtype)
+        if arrays is not None and isinstance(val_loader.dataset, TensorDataset):
+            va = val_loader.dataset.arrays
+            arrays.update(x_val=va[0], y_val=va[1] if len(va) > 1 else None)
+    return train_loader, val_loader, arrays
+
+
+def _split_point(n: int, fraction: float) -> int:
+    split_at = int(math.floor(n * (1.0 - fraction)))
+    if split_at <= 0 or split_at >= n:
+        raise ValueError(
+            f"fit: validation_split={fraction} of {n} samples leaves "
+            f"{split_at} for training and {n - split_at} for validation; both need at least one"
+        )
+    return split_at
+
+
+def _validation_loader(data: Any, batch_size: int, dtype: Any) -> Any:
+    if _is_loader(data):
+        return data
+    if _is_dataset(data):
+        _check_finite_dataset(data, "validation_data")
+        return DataLoader(data, batch_size=batch_size, shuffle=False)
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        raise TypeError(
+            "fit: validation_data must be (x_val, y_val), (x_val, y_val, sample_weight_val), a "
+            f"Dataset or a DataLoader, got {type(data).__name__}"
+        )
+    xv, yv = _as_input(data[0], "validation x", dtype), _as_target(data[1], "validation y", dtype)
+    _check_lengths(xv, yv, "validation x", "validation y")
+    _check_finite(xv, "validation x")
+    _check_finite(yv, "validation y")
+    parts = [xv, yv]
+    if len(data) == 3 and data[2] is not None:
+        parts.append(_as_weights(data[2], len(xv), "validation sample_weight"))
+    if len(xv) == 0:
+        raise ValueError("fit: validation_data has no samples")
+    return DataLoader(TensorDataset(*parts), batch_size=batch_size, shuffle=False)
+
+
+def _eval_loader(x: Any, y: Any, sample_weight: Any, batch_size: int, dtype: Any, who: str,
+                 need_y: bool = True) -> Any:  # fmt: skip
+    if _is_loader(x):
+        return x
+    batch_size = _check_int("batch_size", batch_size, minimum=1)
+    if _is_dataset(x):
+        return DataLoader(x, batch_size=batch_size, shuffle=False)
+    xa = _as_input(x, "x", dtype)
+    _check_finite(xa, "x")
+    if not need_y:
+        return DataLoader(TensorDataset(xa), batch_size=batch_size, shuffle=False)
+    if y is None:
+        raise ValueError(f"{who}: y is required when x is an array")
+    ya = _as_target(y, "y", dtype)
+    _check_lengths(xa, ya, "x", "y")
+    _check_finite(ya, "y")
+    parts = [xa, ya]
+    if sample_weight is not None:
+        parts.append(_as_weights(sample_weight, len(xa), "sample_weight"))
+    return DataLoader(TensorDataset(*parts), batch_size=batch_size, shuffle=False)
+
+
+def _as_array(x: Any, name: str) -> np.ndarray:
+    if isinstance(x, Tensor):
+        return x.data
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name}: cannot convert {type(x).__name__} to an array ({err})") from err
+    if arr.dtype == object:
+        raise TypeError(f"{name}: got an object array (ragged lists?); pass a numeric array")
+    if arr.ndim == 0:
+        raise ValueError(f"{name}: got a scalar; samples must be along axis 0")
+    return arr
+
+
+def _as_input(x: Any, name: str, dtype: Any) -> np.ndarray:
+    return _cast_inputs(_as_array(x, name), dtype)
+
+
+def _cast_inputs(arr: np.ndarray, dtype: Any) -> np.ndarray:
+    # Keras casts inputs to floatx: float64 data from NumPy/scikit-learn would otherwise turn a
+    # float32 model's activations and gradients into float64.
+    if np.issubdtype(arr.dtype, np.floating) and arr.dtype != dtype:
+        return arr.astype(dtype)
+    return arr
+
+
+def _as_target(y: Any, name: str, dtype: Any) -> np.ndarray:
+    arr = _as_array(y, name)
+    if np.issubdtype(arr.dtype, np.floating) and arr.dtype != dtype:
+        return arr.astype(dtype)
+    if arr.dtype == np.bool_:
+        return arr.astype(dtype)
+    return arr
+
+
+def _as_weights(w: Any, n: int, name: str) -> np.ndarray:
+    arr = _as_array(w, name).astype(np.float64)
+    if arr.shape != (n,):
+        raise ValueError(f"{name}: expected one weight per sample, shape ({n},), got {arr.shape}")
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        raise ValueError(f"{name}: weights must be finite and non-negative")
+    return arr
+
+
+def _check_lengths(xa: np.ndarray, ya: np.ndarray, xname: str, yname: str) -> None:
+    if len(xa) != len(ya):
+        raise ValueError(
+            f"{xname} and {yname} have different numbers of samples: {len(xa)} and {len(ya)} "
+            f"({xname}.shape={xa.shape}, {yname}.shape={ya.shape}); they must match along axis 0"
+        )
+
+
+def _check_finite(arr: np.ndarray | None, name: str) -> None:
+    if arr is None or not np.issubdtype(arr.dtype, np.inexact):
+        return
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        rows = np.unique(np.nonzero(bad.reshape(len(arr), -1) if arr.ndim else bad)[0])
+        kind = "NaN" if np.isnan(arr).any() else "infinite values"
+        raise ValueError(
+            f"{name} contains {kind} in {len(rows)} sample(s) (first rows: {rows[:5].tolist()}); "
+            "fix or drop them before training (e.g. x = np.nan_to_num(x) or impute)"
+        )
+
+
+def _check_finite_dataset(dataset: Any, name: str) -> None:
+    arrays = getattr(dataset, "arrays", None)
+    if isinstance(arrays, tuple):
+        for k, a in enumerate(arrays):
+            _check_finite(np.asarray(a), f"{name} (field {k})")
+
+
+def _num_samples(loader: Any) -> int | None:
+    ds = getattr(loader, "dataset", None)
+    try:
+        return None if ds is None else len(ds)
+    except TypeError:
+        return None
+
+
+def _unpack(batch: Any, dtype: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
+        raise ValueError(
+            "each batch must be (x, y) or (x, y, sample_weight); got "
+            f"{type(batch).__name__} of length {len(batch) if hasattr(batch, '__len__') else '?'}"
+        )
+    xb = _cast_inputs(np.asarray(batch[0]), dtype)
+    yb = np.asarray(batch[1])
+    if np.issubdtype(yb.dtype, np.floating) and yb.dtype != dtype:
+        yb = yb.astype(dtype)
+    wb = None if len(batch) == 2 or batch[2] is None else np.asarray(batch[2], dtype=np.float64)
+    return xb, yb, wb
+
+
+# ====================================================================== weights
+def _class_weight_table(class_weight: Mapping[int, float] | None) -> np.ndarray | None:
+    if class_weight is None:
+        return None
+    if not isinstance(class_weight, Mapping) or not class_weight:
+        raise TypeError(f"fit: class_weight must be a non-empty dict {{class: weight}}, got {class_weight!r}")
+    keys = list(class_weight)
+    if not all(isinstance(k, (int, np.integer)) and k >= 0 for k in keys):
+        raise ValueError(f"fit: class_weight keys must be class indices >= 0, got {keys}")
+    table = np.ones(max(int(k) for k in keys) + 1, dtype=np.float64)
+    for k, v in class_weight.items():
+        if not math.isfinite(float(v)) or float(v) < 0:
+            raise ValueError(f"fit: class_weight[{k}] = {v} must be finite and non-negative")
+        table[int(k)] = float(v)
+    return table
+
+
+def _combine_weights(yb: np.ndarray, wb: np.ndarray | None, table: np.ndarray | None) -> np.ndarray | None:
+    if table is None:
+        return wb
+    if yb.ndim == 2 and yb.shape[1] > 1:
+        classes = yb.argmax(axis=1)  # one-hot / probability targets
+    elif np.issubdtype(yb.dtype, np.integer):
+        classes = yb.reshape(len(yb))
+    else:
+        classes = np.rint(yb.reshape(len(yb), -1)[:, 0]).astype(np.int64)  # binary 0/1 targets
+    if classes.size and (classes.min() < 0 or classes.max() >= len(table)):
+        # classes not named in class_weight keep weight 1 (Keras)
+        table = np.concatenate([table, np.ones(int(classes.max()) + 1 - len(table))])
+    w = table[classes]
+    return w if wb is None else w * wb
+
+
+# ====================================================================== resolution helpers
+def _check_model(model: Any) -> None:
+    if not callable(model) or not hasattr(model, "parameters") or not hasattr(model, "train"):
+        raise TypeError(
+            f"model must be a descentlab.nn.Module, got {type(model).__name__}"
+        )
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _param_dtype(model: Any) -> Any:
+    for p in model.parameters():
+        if np.issubdtype(p.data.dtype, np.floating):
+            return p.data.dtype
+    return np.dtype(np.float32)
+
+
+def _resolve_loss(loss: Any) -> Any:
+    from descentlab import losses
+
+    if isinstance(loss, str) or isinstance(loss, getattr(losses, "Loss", ())):
+        return losses.get(loss)
+    if callable(loss):
+        return loss
+    raise TypeError(f"loss must be a descentlab.losses.Loss, a loss name or a function, got {loss!r}")
+
+
+def _is_class_loss(loss_fn: Any) -> bool:
+    name = type(loss_fn).__name__.lower()
+    name += getattr(loss_fn, "__name__", "").lower()
+    return any(h in name for h in _CLASS_LOSS_HINTS)
+
+
+def _resolve_optimizer(optimizer: Any, model: Any) -> Any:
+    if isinstance(optimizer, str):
+        from descentlab import optim
+
+        return optim.get(optimizer, list(model.parameters()))
+    for attr in ("step", "zero_grad", "param_groups"):
+        if not hasattr(optimizer, attr):
+            raise TypeError(
+                f"optimizer must be a descentlab.optim optimizer or a name like 'adam', got "
+                f"{type(optimizer).__name__} (it has no {attr!r})"
+            )
+    return optimizer
+
+
+def _resolve_metrics(metrics: Iterable[Any]) -> list[tuple[str, Any]]:
+    from descentlab.train import metrics as metrics_mod
+
+    if isinstance(metrics, (str, bytes)) or not isinstance(metrics, Iterable):
+        metrics = [metrics]
+    out: list[tuple[str, Any]] = []
+    for m in metrics:
+        if isinstance(m, str):
+            out.append((m, metrics_mod.get(m)))
+        elif all(hasattr(m, a) for a in ("reset", "update", "result")):
+            out.append((str(getattr(m, "name", type(m).__name__)), copy.deepcopy(m)))
+        else:
+            raise TypeError(f"metrics: {m!r} is neither a metric name nor a metric object")
+    names = [n for n, _ in out]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise ValueError(f"metrics: names {sorted(dupes)} appear more than once")
+    return out
+
+
+def _check_labels(model: Any, x: np.ndarray, y: np.ndarray | None, name: str) -> None:
+    """Class-index labels must lie in [0, C) for a model with C outputs (binary: {0, 1})."""
+    if y is None or len(x) == 0 or not np.issubdtype(y.dtype, np.integer) or y.ndim != 1:
+        return
+    was_training = bool(getattr(model, "training", True))
+    try:
+        model.eval()
+        with no_grad():
+            out = model(Tensor(x[:2]))
+    finally:
+        model.train(was_training)
+    shape = np.shape(getattr(out, "data", out))
+    if len(shape) != 2:
+        return
+    c = int(shape[1])
+    lo, hi = int(y.min()), int(y.max())
+    if c == 1:
+        if lo < 0 or hi > 1:
+            raise ValueError(
+                f"{name}: labels range from {lo} to {hi}, but the model has a single output "
+                "(binary classification needs labels 0 and 1); give the last layer one output per "
+                "class and use cross-entropy"
+            )
+        return
+    if lo < 0 or hi >= c:
+        raise ValueError(
+            f"{name}: labels range from {lo} to {hi}, but the model outputs {c} values per sample "
+            f"(classes 0 to {c - 1}); give the last layer {max(hi + 1, c)} outputs or re-encode "
+            f"the labels as 0..{c - 1}"
+        )
+
