@@ -90,4 +90,8 @@ def __getattr__(name: str) -> Any:
 
     if name in {"nn", "optim", "losses", "data", "train", "keras", "lab", "io", "cli"}:
         return importlib.import_module(f"descentlab.{name}")
+    if name in {"fit", "evaluate", "predict"}:
+        return getattr(importlib.import_module("descentlab.train"), name)
+    if name in {"save", "load", "save_checkpoint", "load_checkpoint"}:
+        return getattr(importlib.import_module("descentlab.io"), name)
     raise AttributeError(f"module 'descentlab' has no attribute {name!r}")
