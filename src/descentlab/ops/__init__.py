@@ -6,11 +6,30 @@ from typing import Any
 
 import numpy as np
 
-from descentlab.ops.activation import log_softmax, relu, sigmoid, softmax, softmin, tanh
-from descentlab.ops.activation import (  # the rest of the activation catalogue
-    celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, logsigmoid, mish, prelu, relu6,
-    selu, silu, softplus, softsign, swish,
-)  # fmt: skip
+from descentlab.ops.activation import (  # fmt: skip
+    celu,
+    elu,
+    gelu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    log_softmax,
+    logsigmoid,
+    mish,
+    prelu,
+    relu,
+    relu6,
+    selu,
+    sigmoid,
+    silu,
+    softmax,
+    softmin,
+    softplus,
+    softsign,
+    swish,
+    tanh,
+)
 from descentlab.ops.loss import softmax_cross_entropy
 from descentlab.ops.math import (
     abs,
