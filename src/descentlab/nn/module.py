@@ -39,6 +39,19 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+class HookHandle:
+    """Returned by `register_forward_hook`; `remove()` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: OrderedDict[int, Any]) -> None:
+        self.hooks, self.id = hooks, HookHandle._next_id
+        HookHandle._next_id += 1
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
+
+
 class IncompatibleKeys(NamedTuple):
     missing_keys: list[str]
     unexpected_keys: list[str]
@@ -63,10 +76,12 @@ class Module:
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
         if isinstance(value, (Parameter, Module)):
+            target = self._parameters if isinstance(value, Parameter) else self._modules
             for store in (self._parameters, self._buffers, self._modules):
-                store.pop(name, None)
+                if store is not target:
+                    store.pop(name, None)
             self.__dict__.pop(name, None)
-            (self._parameters if isinstance(value, Parameter) else self._modules)[name] = value
+            target[name] = value  # replacing keeps its place: parameter order stays stable
         elif name in self._buffers:
             self._buffers[name] = None if value is None else _buffer_array(value)
         elif name in self._parameters or name in self._modules:
@@ -223,6 +238,11 @@ class Module:
         With `strict=True` missing or unexpected keys raise; a shape mismatch always raises, naming
         the key and both shapes. Nothing is changed when an error is raised.
         """
+        for mod_name, module in self.named_modules():
+            # Lazy layers (e.g. Linear(None, 10)) create their parameters from the stored shapes.
+            materialize = getattr(module, "_materialize_from_state", None)
+            if materialize is not None:
+                materialize(state_dict, f"{mod_name}." if mod_name else "")
         targets: dict[str, tuple[Module, str, str]] = {}
         for mod_name, module in self.named_modules():
             dot = f"{mod_name}." if mod_name else ""
@@ -273,7 +293,22 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_forward_hooks")
+        out = self.forward(*args, **kwargs)
+        if hooks:
+            for hook in list(hooks.values()):
+                result = hook(self, args, out)
+                if result is not None:
+                    out = result
+        return out
+
+    def register_forward_hook(self, hook: Callable[[Module, tuple, Any], Any]) -> HookHandle:
+        """Call `hook(module, inputs, output)` after every forward; a non-None return replaces the
+        output. Returns a handle whose `remove()` unregisters it (used by `nn.summary`)."""
+        hooks = self.__dict__.setdefault("_forward_hooks", OrderedDict())
+        handle = HookHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     def extra_repr(self) -> str:
         """The arguments shown inside the module's repr, e.g. 'in_features=4, out_features=2'."""

@@ -17,9 +17,10 @@ __all__ = [
 ]  # fmt: skip
 
 
-def _broadcast_error(op: str, a: np.ndarray, b: np.ndarray) -> ValueError:
+def _broadcast_error(op: str, *arrays: np.ndarray) -> ValueError:
+    shapes = " and ".join(str(a.shape) for a in arrays)
     return ValueError(
-        f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together; make the trailing "
+        f"{op}: shapes {shapes} cannot be broadcast together; make the trailing "
         "dimensions equal or 1 (e.g. with reshape or unsqueeze)"
     )
 
@@ -267,7 +268,10 @@ class Where(Function):
 
     def forward(self, a, b, cond):
         self.cond, self.a_shape, self.b_shape = cond, a.shape, b.shape
-        return np.where(cond, a, b)
+        try:
+            return np.where(cond, a, b)
+        except ValueError:
+            raise _broadcast_error("where (condition, a, b)", cond, a, b) from None
 
     def backward(self, g):
         zero = np.zeros((), dtype=g.dtype)
@@ -295,7 +299,13 @@ class MatMul(Function):
                 f"dimension of the second ({kb})"
             )
         self.a, self.b = a, b
-        return a @ b
+        try:
+            return a @ b
+        except ValueError:
+            raise ValueError(
+                f"matmul: shapes {a.shape} and {b.shape} have batch dimensions {a.shape[:-2]} and "
+                f"{b.shape[:-2]} that cannot be broadcast together"
+            ) from None
 
     def backward(self, g):
         a, b = self.a, self.b
@@ -325,6 +335,11 @@ class Linear(Function):
             raise ValueError(
                 f"linear: input of shape {x.shape} has {x.shape[-1]} features but weight of shape "
                 f"{weight.shape} expects {weight.shape[1]} (weight is (out_features, in_features))"
+            )
+        if bias is not None and bias.shape != weight.shape[:1]:
+            raise ValueError(
+                f"linear: bias of shape {bias.shape} does not match weight of shape "
+                f"{weight.shape}; expected bias of shape ({weight.shape[0]},)"
             )
         self.x, self.weight = x, weight
         out = x @ weight.T
