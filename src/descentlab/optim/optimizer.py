@@ -1,0 +1,260 @@
+"""The stateful `Optimizer`: parameter groups, `step`, `zero_grad`, `state_dict` (PyTorch semantics).
+
+A concrete optimizer only says which chain of gradient transformations a parameter group uses
+(`_transform(group)`); this class feeds it each parameter's gradient and applies the result in place.
+The chain is rebuilt from the group's hyperparameters at every step, so a scheduler that writes
+`group['lr']` (or any other hyperparameter) before `step()` takes effect at once.
+
+State is kept in parameter order (`self.state[i]` belongs to the i-th parameter counting through the
+groups), never keyed by `id()`, so `state_dict()` is plain data: lists, dicts, numbers and arrays.
+
+Example:
+    >>> import numpy as np, descentlab as dl
+    >>> w = dl.nn.Parameter(np.array([1.0, 2.0]))
+    >>> opt = dl.optim.SGD([w], lr=0.1)
+    >>> w.grad = np.array([1.0, -1.0])
+    >>> opt.step()
+    >>> w.data
+    array([0.9, 2.1])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from descentlab.optim.transforms import GradientTransformation
+from descentlab.tensor import Tensor, enable_grad
+
+__all__ = ["Optimizer", "check_hyperparameters"]
+
+_TUPLE_KEYS = ("betas", "etas", "step_sizes")
+
+
+def _range_error(name: str, value: Any, allowed: str) -> ValueError:
+    return ValueError(f"invalid {name}: {value!r}; {name} must be {allowed}")
+
+
+def check_hyperparameters(group: Mapping[str, Any]) -> None:
+    """Validate the usual hyperparameters of a group; a ValueError names the argument and its range."""
+    for key in ("lr", "eps", "weight_decay", "momentum", "dampening", "lr_decay", "lambd"):
+        if key in group:
+            value = group[key]
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise TypeError(f"{key} must be a number, got {type(value).__name__}")
+            if not math.isfinite(value) or value < 0.0:
+                raise _range_error(key, value, ">= 0")
+    if "rho" in group and not 0.0 <= group["rho"] <= 1.0:
+        raise _range_error("rho", group["rho"], "in [0, 1]")
+    if "betas" in group:
+        betas = group["betas"]
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, b in enumerate(betas):
+            if not 0.0 <= b < 1.0:
+                raise _range_error(f"betas[{i}]", b, "in [0, 1)")
+    if group.get("nesterov", False) and (
+        group.get("momentum", 0.0) <= 0.0 or group.get("dampening", 0.0) != 0.0
+    ):
+        raise ValueError(
+            "nesterov=True requires momentum > 0 and dampening = 0, got "
+            f"momentum={group.get('momentum', 0.0)!r}, dampening={group.get('dampening', 0.0)!r}"
+        )
+
+
+class Optimizer:
+    """Base class of the PyTorch-named optimizers: parameter groups and the stepping machinery.
+
+    Args:
+        params: an iterable of Parameters, or of dicts {'params': [...], **hyperparameters} for
+            per-group settings (e.g. no weight decay on biases).
+        defaults: the hyperparameters a group gets when it does not name them.
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: Mapping[str, Any]) -> None:
+        self.defaults: dict[str, Any] = dict(defaults)
+        self.param_groups: list[dict[str, Any]] = []
+        self.state: list[dict[str, Any]] = []
+        self._scratch: list[np.ndarray | None] = []
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params must be an iterable of Parameters or of dicts, got a single Tensor; "
+                "wrap it in a list: [param]"
+            )
+        items = list(params)
+        if not items:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(items[0], Mapping):
+            items = [{"params": items}]
+        for group in items:
+            self.add_param_group(group)
+
+    # ------------------------------------------------------------------ groups
+    def add_param_group(self, param_group: Mapping[str, Any]) -> None:
+        """Add a group of parameters with its own hyperparameters (missing ones come from defaults)."""
+        if not isinstance(param_group, Mapping) or "params" not in param_group:
+            raise TypeError("a param group must be a dict with a 'params' entry")
+        group = dict(param_group)
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
+            if not np.issubdtype(p.data.dtype, np.inexact):
+                raise TypeError(f"cannot optimize a tensor of dtype {p.data.dtype}")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in params}) != len(params) or any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear more than once (within or across groups)")
+        group["params"] = params
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        for key in _TUPLE_KEYS:
+            if key in group:
+                group[key] = tuple(group[key])
+        check_hyperparameters(group)
+        self._check_group(group)
+        self.param_groups.append(group)
+        self.state.extend({} for _ in params)
+        self._scratch.extend(None for _ in params)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """Optimizer-specific validation of a group (override)."""
+
+    def _transform(self, group: Mapping[str, Any]) -> GradientTransformation:
+        raise NotImplementedError(f"{type(self).__name__} must define _transform(group)")
+
+    # ------------------------------------------------------------------ stepping
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient: set it to None (default) or to zeros."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad = np.zeros_like(p.grad)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; returns closure() when a closure is given."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        offset = 0
+        for group in self.param_groups:
+            params = group["params"]
+            active = [j for j, p in enumerate(params) if p.grad is not None]
+            if active:
+                self._step_group(group, [offset + j for j in active], [params[j] for j in active])
+            offset += len(params)
+        return loss
+
+    def _step_group(self, group: Mapping[str, Any], index: list[int], params: list[Tensor]) -> None:
+        tx = self._transform(group)
+        for i, p in zip(index, params):
+            if not self.state[i]:  # first step of this parameter: create its state lazily
+                self.state[i] = {k: v[0] for k, v in tx.init([p.data]).items()}
+        keys = self.state[index[0]].keys()
+        state = {k: [self.state[i][k] for i in index] for k in keys}
+        datas = [p.data for p in params]
+        updates = [self._grad_copy(i, p) for i, p in zip(index, params)]
+        updates, state = tx.update(updates, state, datas, group)
+        for d, u in zip(datas, updates):
+            d += u
+        for k, values in state.items():
+            for i, v in zip(index, values):
+                self.state[i][k] = v
+
+    def _grad_copy(self, i: int, p: Tensor) -> np.ndarray:
+        """Copy p.grad into a scratch array the transforms may overwrite (p.grad stays as it was)."""
+        buf = self._scratch[i]
+        if buf is None or buf.shape != p.data.shape or buf.dtype != p.data.dtype:
+            buf = self._scratch[i] = np.empty_like(p.data)
+        if p.grad.shape != buf.shape:
+            raise ValueError(
+                f"parameter {i} has shape {buf.shape} but its gradient has shape {p.grad.shape}"
+            )
+        np.copyto(buf, p.grad, casting="same_kind")
+        return buf
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """{'state': [per-parameter dict], 'param_groups': [hyperparameters + 'params': indices]}.
+
+        Arrays are copies; everything else is a JSON-able number, list, dict or None.
+        """
+        state = [{k: _copy_value(v) for k, v in s.items()} for s in self.state]
+        groups, offset = [], 0
+        for group in self.param_groups:
+            entry = {k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items()}
+            n = len(group["params"])
+            entry["params"] = list(range(offset, offset + n))
+            offset += n
+            groups.append(entry)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore hyperparameters and state saved by `state_dict()` (same parameter layout)."""
+        groups = state_dict.get("param_groups")
+        saved_state = state_dict.get("state")
+        if groups is None or saved_state is None:
+            raise ValueError("state_dict must have 'state' and 'param_groups' entries")
+        if len(groups) != len(self.param_groups):
+            raise ValueError(
+                f"loaded state_dict has {len(groups)} parameter groups, this optimizer has "
+                f"{len(self.param_groups)}"
+            )
+        for i, (saved, mine) in enumerate(zip(groups, self.param_groups)):
+            if len(saved["params"]) != len(mine["params"]):
+                raise ValueError(
+                    f"parameter group {i}: the state_dict has {len(saved['params'])} parameters, "
+                    f"this optimizer has {len(mine['params'])}"
+                )
+        if isinstance(saved_state, Mapping):  # {index: state} as PyTorch writes it
+            saved_state = [
+                saved_state.get(i, saved_state.get(str(i), {})) for i in range(len(self.state))
+            ]
+        if len(saved_state) != len(self.state):
+            raise ValueError(
+                f"state_dict holds state for {len(saved_state)} parameters, expected {len(self.state)}"
+            )
+        params = [p for g in self.param_groups for p in g["params"]]
+        new_state = []
+        for i, (entry, p) in enumerate(zip(saved_state, params)):
+            restored = {}
+            if not isinstance(entry or {}, Mapping):
+                raise ValueError(f"state entry {i} must be a dict, got {type(entry).__name__}")
+            for k, v in (entry or {}).items():
+                if isinstance(v, np.ndarray) and v.shape == p.data.shape:
+                    v = v.astype(p.data.dtype, copy=True)  # as PyTorch: state follows the param
+                restored[k] = _copy_value(v) if not isinstance(v, np.ndarray) else np.array(v)
+            new_state.append(restored)
+        for saved, mine in zip(groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    mine[k] = tuple(v) if k in _TUPLE_KEYS else v
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(group):
+                if k != "params":
+                    lines.append(f"    {k}: {group[k]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+def _copy_value(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (list, tuple)):
+        return [_copy_value(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _copy_value(x) for k, x in v.items()}
+    return v
