@@ -15,7 +15,7 @@ animation) and the table (CSV, JSON).
 
 Example:
     >>> from descentlab.lab import run_playground
-    >>> res = run_playground("quadratic", ["sgd", "momentum"], steps=200, lr=0.01)
+    >>> res = run_playground("quadratic", ["sgd", "momentum"], steps=400, lr=0.01)
     >>> [row["optimizer"] for row in res.table]
     ['sgd', 'momentum']
     >>> res.table[1]["steps_to_target"] < res.table[0]["steps_to_target"]
@@ -38,7 +38,6 @@ from typing import Any
 import numpy as np
 
 from descentlab.lab.functions import Surface, parse_function_spec, unknown_name_error
-from descentlab.tensor import Tensor
 
 __all__ = [
     "DEFAULT_OPTIMIZERS",
@@ -86,6 +85,11 @@ class OptimizerChoice:
 def _registry() -> Any:
     from descentlab.optim import registry
 
+    try:  # the Keras facade registers its "keras.<name>" optimizers when imported
+        import descentlab.keras.optimizers  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("descentlab.keras", "descentlab.keras.optimizers"):
+            raise
     return registry
 
 
@@ -334,13 +338,19 @@ class _Stepper:
         hyper = dict(choice.hyper)
         if self.lr is not None:
             hyper[_lr_key(str(choice.name))] = self.lr
+        if _needs_closure(str(choice.name)):
+            # One playground step = one L-BFGS iteration (its line search may evaluate more:
+            # the table's grad_evals shows it), not PyTorch's 20 iterations per step() call.
+            # max_eval must leave room for the line search: PyTorch's default (1.25 * max_iter)
+            # would be 1 here, which stops L-BFGS from ever moving.
+            hyper.setdefault("max_iter", 1)
+            hyper.setdefault("max_eval", int(hyper["max_iter"]) + 25)
         opt = optim.get(str(choice.name), [p], **hyper)
         if _needs_closure(str(choice.name)):
 
-            def closure() -> Tensor:
-                g = gradient()
-                p.grad = g
-                return Tensor(np.asarray(self.surface.value(p.data)))
+            def closure() -> float:
+                p.grad = gradient()
+                return self.surface.value(p.data)
 
             return lambda: opt.step(closure)
 
@@ -394,7 +404,7 @@ class PlaygroundResult:
     def format_table(self) -> str:
         """The table as aligned text, with the settings that make it honest underneath."""
         cols = ["optimizer", "lr", "final_f", "distance", "steps_to_target", "reached",
-                "diverged", "grad_evals", "wall_time_s"]  # fmt: skip
+                "diverged", "status", "grad_evals", "wall_time_s"]  # fmt: skip
         header = {"steps_to_target": "steps_to_tgt", "wall_time_s": "time_s"}
 
         def cell(row: dict[str, Any], c: str) -> str:
@@ -558,13 +568,13 @@ def run_playground(
     optimizers: Any = None,
     *,
     steps: int = 500,
-    lr: float | Mapping[str, float] | None = None,
+    lr: float | Mapping[str, float] | str | None = None,
     start: Any = None,
     noise: float = 0.0,
     seeds: int = 1,
     seed: int = 0,
     clip_norm: float | None = None,
-    tune: bool = False,
+    tune: bool | None = None,
     lr_grid: Sequence[float] | None = None,
     criterion: str = "final",
     tol: float = 1e-3,
@@ -578,13 +588,15 @@ def run_playground(
         optimizers: names (``"sgd,momentum(lr=0.05),adam"`` or a list), a mapping label -> name /
             hyperparameter dict / transform chain, or `OptimizerChoice`s. Default: the six classics.
         steps: the step budget, the same for everyone.
-        lr: one learning rate for all, a mapping label -> lr, or None for each optimizer's
-            registry default (hyperparameters given in the name win over both).
+        lr: one learning rate for all, a mapping label -> lr, ``"default"`` for each optimizer's
+            registry default, or None (then tuned, unless ``tune=False``). An lr written in the
+            optimizer's name (``"sgd(lr=0.1)"``) wins over all of these.
         start: (x, y) or "x,y"; default: the surface's standard start.
         noise: standard deviation of Gaussian noise added to each gradient component (0 = exact).
         seeds: number of noise seeds (seed, seed + 1, ...); every optimizer sees the same noise.
         clip_norm: clip each gradient to this L2 norm before the optimizer sees it (off by default).
-        tune: pick each optimizer's lr from `lr_grid` (the same grid for all) by `criterion`.
+        tune: pick each optimizer's lr from `lr_grid` (the same grid for all) by `criterion`;
+            None means "tune when no lr was given", False means registry defaults then.
         criterion: "final" (mean final f) or "steps" (median steps to the target).
         tol: a run "reaches the target" at the first step with f - f* <= tol.
         bounds: the divergence box (xmin, xmax, ymin, ymax); default: `surface.bounds`.
@@ -622,6 +634,21 @@ def run_playground(
         n_seeds = 1
     seed_list = [int(seed) + i for i in range(n_seeds)]
     grid = tuple(float(v) for v in (lr_grid if lr_grid is not None else DEFAULT_LR_GRID))
+    if isinstance(lr, str) and lr != "default":
+        raise ValueError(f"lr must be a number, a mapping or 'default', got {lr!r}")
+    explicit_lr = lr is not None and not isinstance(lr, str)
+    if tune is None:
+        tune = lr is None
+    elif tune and explicit_lr and not isinstance(lr, Mapping):
+        raise ValueError(
+            "give either one lr for everyone or tune=True, not both (a mapping of lrs for some "
+            "optimizers can be combined with tuning the others)"
+        )
+    if isinstance(lr, Mapping):
+        unknown = sorted(set(lr) - {c.label for c in choices})
+        if unknown:
+            labels = [c.label for c in choices]
+            raise ValueError(f"lr given for unknown optimizers {unknown}; labels are {labels}")
     if tune and (not grid or any(not v > 0 for v in grid)):
         raise ValueError(f"lr_grid must hold positive learning rates, got {grid}")
 
@@ -637,9 +664,9 @@ def run_playground(
     for choice in choices:
         lr_key = None if choice.transform is not None else _lr_key(str(choice.name))
         fixed_in_name = lr_key is not None and lr_key in choice.hyper
-        tunable = not fixed_in_name and (
-            choice.transform is None or _lr_is_live(choice, surface, start_pt)
-        )
+        given = fixed_in_name or (isinstance(lr, Mapping) and choice.label in lr)
+        given = given or (explicit_lr and not isinstance(lr, Mapping))
+        tunable = not given and (choice.transform is None or _lr_is_live(choice, surface, start_pt))
         if tune and tunable:
             best: tuple[tuple[float, float], float, list[Run]] | None = None
             scores = []
@@ -654,15 +681,17 @@ def run_playground(
             rate, source, rs = best[1], "tuned", best[2]
             if not math.isfinite(best[0][0]):
                 notes.append(f"{choice.label}: no lr in the grid gave a finite score")
+            elif len(grid) > 1 and rate in (min(grid), max(grid)):
+                notes.append(f"{choice.label}: tuned lr {rate:.3g} is at the edge of the grid")
         else:
             if tune:
-                why = "lr fixed in its name" if fixed_in_name else "transform with a fixed rate"
+                why = "lr given" if given else "transform with a fixed rate"
                 notes.append(f"{choice.label}: not tuned ({why})")
             if fixed_in_name:
                 rate, source = None, "given"
             elif isinstance(lr, Mapping) and choice.label in lr:
                 rate, source = float(lr[choice.label]), "given"
-            elif lr is not None and not isinstance(lr, Mapping):
+            elif explicit_lr and not isinstance(lr, Mapping):
                 rate, source = float(lr), "given"
             elif choice.transform is not None:
                 rate, source = None, "in transform"
@@ -673,10 +702,6 @@ def run_playground(
         runs[choice.label] = rs
         used_lr[choice.label] = {"lr": shown_lr, "source": source}
         table.append(_row(choice, rs, shown_lr, source, surface))
-    if isinstance(lr, Mapping):
-        unknown = sorted(set(lr) - {c.label for c in choices})
-        if unknown:
-            raise ValueError(f"lr given for unknown optimizers {unknown}; labels are {list(runs)}")
 
     settings: dict[str, Any] = {
         "function": surface.name,
@@ -715,6 +740,11 @@ def run_playground(
     if noise:
         notes.append(
             f"gradient noise std {noise:g}, seeds {seed_list}; table shows mean over seeds"
+        )
+    if any(c.transform is None and _needs_closure(str(c.name)) for c in choices):
+        notes.append(
+            "lbfgs: one step = one iteration (max_iter=1, max_eval=26 unless given); "
+            "its line search costs extra gradient evaluations (grad_evals)"
         )
     notes.append(f"target: {settings['target']}; {int(steps)} steps from {tuple(start_pt)}")
     return PlaygroundResult(surface, choices, runs, table, settings, tuning)

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["contour_figure", "loss_figure", "save_figures", "save_animation", "COLORS"]
 
-# Colour-blind-safe palette (Okabe-Ito), then matplotlib's tab10 for long lists.
-COLORS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+# matplotlib's tab10: the first six are easy to tell apart on the grey contour background.
+COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+          "#bcbd22", "#17becf")  # fmt: skip
 _GRID = 240
 _MAX_FRAMES = 120
 
@@ -45,7 +46,7 @@ def _color(i: int) -> str:
         return COLORS[i]
     import matplotlib
 
-    return matplotlib.colormaps["tab10"](i % 10)
+    return matplotlib.colormaps["tab20b"](i % 20)
 
 
 def _title(result: PlaygroundResult) -> str:
@@ -86,7 +87,7 @@ def _draw_surface(ax: Any, result: PlaygroundResult) -> None:
     ax.contour(X, Y, Z, levels=levels, colors="0.45", linewidths=0.5)
     mins = np.asarray(surface.minima).reshape(-1, 2)
     if len(mins):
-        ax.plot(mins[:, 0], mins[:, 1], "*", color="#D55E00", ms=14, mec="k", mew=0.6,
+        ax.plot(mins[:, 0], mins[:, 1], "*", color="#FFD700", ms=14, mec="k", mew=0.6,
                 label="global minimum" if len(mins) == 1 else "global minima", zorder=5)  # fmt: skip
     locs = np.asarray(surface.local_minima).reshape(-1, 2)
     if len(locs):
@@ -290,7 +291,7 @@ def _html_animation(result: PlaygroundResult, background: np.ndarray, pix: list,
         "box": list(box),
         "frames": [int(k) for k in frames],
         "paths": [
-            {"xy": np.round(xy, 1).tolist(), "color": "rgb(%d,%d,%d)" % _hex(c)[:3]}
+            {"xy": np.round(xy, 1).tolist(), "color": "rgb({},{},{})".format(*_hex(c)[:3])}
             for xy, c in pix
         ],  # fmt: skip
         "delay": max(int(1000 / fps), 20),
