@@ -139,7 +139,9 @@ def decode_state(obj: Any, arrays: Mapping[str, np.ndarray]) -> Any:
     if "__tuple__" in obj:
         return tuple(decode_state(v, arrays) for v in obj["__tuple__"])
     if "__items__" in obj:
-        return {_hashable(decode_state(k, arrays)): decode_state(v, arrays) for k, v in obj["__items__"]}
+        return {
+            _hashable(decode_state(k, arrays)): decode_state(v, arrays) for k, v in obj["__items__"]
+        }
     return {k: decode_state(v, arrays) for k, v in obj.items()}
 
 
@@ -206,7 +208,9 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str
 
 
 # ------------------------------------------------------------------ models
-def save(model: Any, path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None) -> Path:
+def save(
+    model: Any, path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None
+) -> Path:
     """Save a model's `state_dict()` (or a dict of arrays) to `path` as safetensors, atomically.
 
     Tensor names are the state_dict names (PyTorch's, e.g. "0.weight"); `metadata` is any JSON-able
@@ -237,7 +241,9 @@ def load(path: str | os.PathLike[str], model: Any = None, strict: bool = True) -
     """
     arrays, meta = _read(path)
     if meta is not None and meta.get("format") == CHECKPOINT_FORMAT:
-        arrays = {k[len(_MODEL_PREFIX) :]: v for k, v in arrays.items() if k.startswith(_MODEL_PREFIX)}
+        arrays = {
+            k[len(_MODEL_PREFIX) :]: v for k, v in arrays.items() if k.startswith(_MODEL_PREFIX)
+        }
     if model is None:
         return arrays
     try:
@@ -334,7 +340,9 @@ def load_checkpoint(
         try:
             model.load_state_dict(state["model"], strict=True)
         except RuntimeError as err:
-            raise LoadError(f"{str(path)!r} does not fit this {type(model).__name__}: {err}") from err
+            raise LoadError(
+                f"{str(path)!r} does not fit this {type(model).__name__}: {err}"
+            ) from err
         if optimizer is not None:
             if state["optimizer"] is None:
                 raise LoadError(f"{str(path)!r} holds no optimizer state")

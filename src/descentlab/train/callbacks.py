@@ -195,7 +195,9 @@ class EarlyStopping(Callback):
         self._reset()
 
     def __repr__(self) -> str:
-        return f"EarlyStopping(monitor={self.monitor!r}, mode={self.mode!r}, patience={self.patience})"
+        return (
+            f"EarlyStopping(monitor={self.monitor!r}, mode={self.mode!r}, patience={self.patience})"
+        )
 
     def _reset(self) -> None:
         self.wait = 0
@@ -231,7 +233,10 @@ class EarlyStopping(Callback):
             self.trainer.stop_training = True
             if self.restore_best_weights and self.best_weights is not None:
                 self.model.load_state_dict(self.best_weights)
-                _say(self.verbose, f"EarlyStopping: restored the weights of epoch {self.best_epoch + 1}")
+                _say(
+                    self.verbose,
+                    f"EarlyStopping: restored the weights of epoch {self.best_epoch + 1}",
+                )
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self.stopped_epoch > 0:
@@ -459,8 +464,12 @@ class LearningRateScheduler(Callback):
         if not self.is_object:
             try:
                 params = inspect.signature(schedule).parameters.values()
-                positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-                self._two_args = len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+                positional = [
+                    p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                ]
+                self._two_args = len(positional) >= 2 or any(
+                    p.kind == p.VAR_POSITIONAL for p in params
+                )
             except (TypeError, ValueError):  # builtins without a signature: assume (epoch)
                 self._two_args = False
 
@@ -472,9 +481,13 @@ class LearningRateScheduler(Callback):
         try:
             new = float(new)
         except (TypeError, ValueError) as err:
-            raise TypeError(f"LearningRateScheduler: the schedule returned {new!r}, not a number") from err
+            raise TypeError(
+                f"LearningRateScheduler: the schedule returned {new!r}, not a number"
+            ) from err
         if not math.isfinite(new) or new < 0:
-            raise ValueError(f"LearningRateScheduler: the schedule returned lr={new} at epoch {epoch}")
+            raise ValueError(
+                f"LearningRateScheduler: the schedule returned lr={new} at epoch {epoch}"
+            )
         set_lr(self.optimizer, new)
         _say(self.verbose, f"LearningRateScheduler: epoch {epoch + 1}, learning rate {new:.4g}")
 
@@ -502,7 +515,9 @@ class CSVLogger(Callback):
         <...CSVLogger object at ...>
     """
 
-    def __init__(self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False):
+    def __init__(
+        self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False
+    ):
         super().__init__()
         self.filename = Path(filename)
         self.sep = separator

@@ -241,7 +241,9 @@ def fit(
     try:
         for epoch in range(initial_epoch, epochs):
             cbs.call("on_epoch_begin", epoch, {})
-            logs = _train_one_epoch(model, train_loader, loss_fn, opt, cw, train_metrics, cbs, trainer)
+            logs = _train_one_epoch(
+                model, train_loader, loss_fn, opt, cw, train_metrics, cbs, trainer
+            )
             if val_loader is not None:
                 val = _run_eval(model, val_loader, loss_fn, val_metrics, dtype)
                 logs.update({f"val_{k}": v for k, v in val.items()})
@@ -297,7 +299,7 @@ def _train_one_epoch(model: Any, loader: Any, loss_fn: Any, opt: Any, cw: np.nda
 
 def _loss(loss_fn: Any, y_pred: Tensor, y_true: np.ndarray, w: np.ndarray | None) -> Tensor:
     if w is None:
-        return loss_fn(y_pred, y_true)
+        return _call_loss(loss_fn, y_pred, y_true)
     per_sample = getattr(loss_fn, "per_sample", None)
     if per_sample is None:
         raise TypeError(
@@ -306,6 +308,13 @@ def _loss(loss_fn: Any, y_pred: Tensor, y_true: np.ndarray, w: np.ndarray | None
         )
     # Keras: weighted sum divided by the batch size, not by the sum of the weights.
     return (per_sample(y_pred, y_true) * w).sum() / len(w)
+
+
+def _call_loss(loss_fn: Any, y_pred: Tensor, y_true: np.ndarray) -> Tensor:
+    """The loss with its own reduction; Keras-convention losses take (y_true, y_pred)."""
+    if getattr(loss_fn, "convention", "") == "keras":
+        return loss_fn(y_true, y_pred)
+    return loss_fn(y_pred, y_true)
 
 
 def _results(metrics: list[tuple[str, Any]]) -> dict[str, float]:
@@ -337,7 +346,11 @@ def evaluate(
     dtype = _param_dtype(model)
     loader = _eval_loader(x, y, sample_weight, batch_size, dtype, "evaluate")
     loss_fn = None if loss is None else _resolve_loss(loss)
-    if loss_fn is not None and _is_class_loss(loss_fn) and isinstance(loader.dataset, TensorDataset):
+    if (
+        loss_fn is not None
+        and _is_class_loss(loss_fn)
+        and isinstance(loader.dataset, TensorDataset)
+    ):
         arrays = loader.dataset.arrays
         if len(arrays) >= 2:
             _check_labels(model, arrays[0], arrays[1], "y")
@@ -396,7 +409,7 @@ def _run_eval(model: Any, loader: Any, loss_fn: Any, metrics: list[tuple[str, An
                         per = np.asarray(per_sample(y_pred, yb).data, dtype=np.float64)
                         total += float((per if wb is None else per * wb).sum())
                     else:
-                        total += float(loss_fn(y_pred, yb).data) * n
+                        total += float(_call_loss(loss_fn, y_pred, yb).data) * n
                 seen += n
                 for _, m in metrics:
                     m.update(y_pred.data, yb, sample_weight=wb)
@@ -428,7 +441,9 @@ def _prepare_training_data(x: Any, y: Any, batch_size: int, validation_split: fl
                            dtype: Any) -> tuple[Any, Any, dict[str, Any] | None]:  # fmt: skip
     """(train loader, validation loader or None, arrays dict for array inputs or None)."""
     if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)):
-        raise TypeError(f"fit: validation_split must be a number in (0, 1), got {validation_split!r}")
+        raise TypeError(
+            f"fit: validation_split must be a number in (0, 1), got {validation_split!r}"
+        )
     if validation_split != 0 and not 0.0 < validation_split < 1.0:
         raise ValueError(
             f"fit: validation_split must be in (0, 1) (a fraction of the data), got "
@@ -489,7 +504,9 @@ def _prepare_training_data(x: Any, y: Any, batch_size: int, validation_split: fl
         train_loader = DataLoader(TensorDataset(*data), batch_size=batch_size, shuffle=shuffle)
     val_loader = None
     if validation_data is not None:
-        val_loader = _validation_loader(validation_data, batch_size if isinstance(batch_size, int) else 32, dtype)
+        val_loader = _validation_loader(
+            validation_data, batch_size if isinstance(batch_size, int) else 32, dtype
+        )
         if arrays is not None and isinstance(val_loader.dataset, TensorDataset):
             va = val_loader.dataset.arrays
             arrays.update(x_val=va[0], y_val=va[1] if len(va) > 1 else None)
@@ -650,7 +667,9 @@ def _class_weight_table(class_weight: Mapping[int, float] | None) -> np.ndarray 
     if class_weight is None:
         return None
     if not isinstance(class_weight, Mapping) or not class_weight:
-        raise TypeError(f"fit: class_weight must be a non-empty dict {{class: weight}}, got {class_weight!r}")
+        raise TypeError(
+            f"fit: class_weight must be a non-empty dict {{class: weight}}, got {class_weight!r}"
+        )
     keys = list(class_weight)
     if not all(isinstance(k, (int, np.integer)) and k >= 0 for k in keys):
         raise ValueError(f"fit: class_weight keys must be class indices >= 0, got {keys}")
@@ -662,7 +681,9 @@ def _class_weight_table(class_weight: Mapping[int, float] | None) -> np.ndarray 
     return table
 
 
-def _combine_weights(yb: np.ndarray, wb: np.ndarray | None, table: np.ndarray | None) -> np.ndarray | None:
+def _combine_weights(
+    yb: np.ndarray, wb: np.ndarray | None, table: np.ndarray | None
+) -> np.ndarray | None:
     if table is None:
         return wb
     if yb.ndim == 2 and yb.shape[1] > 1:
@@ -681,9 +702,7 @@ def _combine_weights(yb: np.ndarray, wb: np.ndarray | None, table: np.ndarray | 
 # ====================================================================== resolution helpers
 def _check_model(model: Any) -> None:
     if not callable(model) or not hasattr(model, "parameters") or not hasattr(model, "train"):
-        raise TypeError(
-            f"model must be a descentlab.nn.Module, got {type(model).__name__}"
-        )
+        raise TypeError(f"model must be a descentlab.nn.Module, got {type(model).__name__}")
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -704,11 +723,13 @@ def _param_dtype(model: Any) -> Any:
 def _resolve_loss(loss: Any) -> Any:
     from descentlab import losses
 
-    if isinstance(loss, str) or isinstance(loss, getattr(losses, "Loss", ())):
+    if isinstance(loss, (str, losses.Loss)):
         return losses.get(loss)
     if callable(loss):
         return loss
-    raise TypeError(f"loss must be a descentlab.losses.Loss, a loss name or a function, got {loss!r}")
+    raise TypeError(
+        f"loss must be a descentlab.losses.Loss, a loss name or a function, got {loss!r}"
+    )
 
 
 def _is_class_loss(loss_fn: Any) -> bool:
@@ -781,4 +802,3 @@ def _check_labels(model: Any, x: np.ndarray, y: np.ndarray | None, name: str) ->
             f"(classes 0 to {c - 1}); give the last layer {max(hi + 1, c)} outputs or re-encode "
             f"the labels as 0..{c - 1}"
         )
-

@@ -97,7 +97,9 @@ class History(Callback):
         frame.index.name = "epoch"
         return frame
 
-    def plot(self, path: str | os.PathLike[str] | None = None, keys: list[str] | None = None) -> Any:
+    def plot(
+        self, path: str | os.PathLike[str] | None = None, keys: list[str] | None = None
+    ) -> Any:
         """Plot loss and each metric per epoch, training and validation on the same axes.
 
         Returns the matplotlib `Figure` (drawn without pyplot, so no display is needed); saves it
@@ -106,13 +108,17 @@ class History(Callback):
         try:
             from matplotlib.figure import Figure
         except ImportError as err:
-            raise ImportError("History.plot needs matplotlib: pip install 'descentlab[plot]'") from err
+            raise ImportError(
+                "History.plot needs matplotlib: pip install 'descentlab[plot]'"
+            ) from err
         if not self.epoch:
             raise ValueError("History.plot: nothing to plot, the history has no epochs yet")
         names = keys or [k for k in self.history if not k.startswith("val_")]
         names = [k for k in names if k in self.history or f"val_{k}" in self.history]
         if not names:
-            raise ValueError(f"History.plot: none of {keys} is in the history ({list(self.history)})")
+            raise ValueError(
+                f"History.plot: none of {keys} is in the history ({list(self.history)})"
+            )
         fig = Figure(figsize=(4.2 * len(names), 3.4), layout="constrained")
         axes = fig.subplots(1, len(names), squeeze=False)[0]
         x = [e + 1 for e in self.epoch]

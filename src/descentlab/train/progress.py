@@ -51,7 +51,9 @@ class ProgressBar(Callback):
     def __init__(self, verbose: int = 1, stream: IO[str] | None = None) -> None:
         super().__init__()
         if verbose not in (0, 1, 2):
-            raise ValueError(f"verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), got {verbose!r}")
+            raise ValueError(
+                f"verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), got {verbose!r}"
+            )
         self.verbose = verbose
         self._stream = stream
         self._progress: Any = None
