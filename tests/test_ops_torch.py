@@ -115,8 +115,9 @@ KINKS = [
         "pow_zero_base",
         lambda a, b: a**b,
         lambda t, a, b: a**b,
-        [np.array([0.0, 0.0, 2.0]), np.array([2.0, 1.0, 0.0])],
+        [np.array([0.0, 0.0, 2.0, 0.0]), np.array([2.0, 1.0, 0.0, 0.0])],
     ),
+    ("pow_scalar_zero_exponent", lambda a: a**0, lambda t, a: a**0, [np.array([0.0, 1.5, -2.0])]),
     (
         "sqrt_of_one",
         dl.sqrt,

@@ -95,7 +95,8 @@ class Div(_Binary):
 
 
 class Pow(_Binary):
-    """a ** b with both sides tensors: d/da = b a^(b-1), d/db = a^b log a (0 where a = 0, b >= 0)."""
+    """a ** b with both sides tensors: d/da = b a^(b-1) (0 where b = 0), d/db = a^b log a (0 where
+    a = 0, b >= 0)."""
 
     op_name = "pow"
 
@@ -108,7 +109,10 @@ class Pow(_Binary):
         a, b = self.a, self.b
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = sum_to(g * b * np.power(a, b - 1), self.a_shape)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # b = 0: a^0 is constant, so 0 (as PyTorch), not 0 * 0^-1 = nan at a = 0.
+                da = np.where(b == 0, 0, b * np.power(a, b - 1))
+            ga = sum_to(g * da.astype(g.dtype, copy=False), self.a_shape)
         if self.needs_input_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 dlog = np.where((a == 0) & (b >= 0), 0, self.out * np.log(a))
@@ -124,6 +128,8 @@ class PowScalar(Function):
         return np.power(x, p).astype(x.dtype, copy=False)
 
     def backward(self, g):
+        if self.p == 0:
+            return np.zeros_like(g)  # x^0 = 1 is constant, also at x = 0 (0 * 0^-1 would be nan)
         if self.p == 2:
             return g * (2 * self.x)
         return g * (self.p * np.power(self.x, self.p - 1)).astype(g.dtype, copy=False)
