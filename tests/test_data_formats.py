@@ -259,3 +259,30 @@ def test_image_folder_errors(tmp_path):
     idx = [str(p) for p, _ in ds.samples].index(str(tmp_path / "t" / "bcc" / "broken.png"))
     with pytest.raises(ValueError, match="cannot read image"):
         ds[idx]
+
+
+def test_image_folder_from_metadata_csv_ham10000_layout(tmp_path):
+    from PIL import Image
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    rows = [("ISIC_0001", "nv"), ("ISIC_0002", "mel"), ("ISIC_0003", "nv")]
+    for name, _ in rows:
+        Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).save(
+            images / f"{name}.jpg"
+        )
+    meta = tmp_path / "HAM10000_metadata.csv"
+    meta.write_text(
+        "lesion_id,image_id,dx\n" + "".join(f"L{k},{n},{d}\n" for k, (n, d) in enumerate(rows))
+    )
+    ds = ImageFolder.from_csv(meta, images, size=4, mode="L")
+    assert ds.classes == ["mel", "nv"] and ds.targets.tolist() == [1, 0, 1]
+    x, y = ds[1]
+    assert x.shape == (1, 4, 4) and y == 0
+    assert ds.to_arrays()[0].shape == (3, 1, 4, 4)
+    with pytest.raises(ValueError, match="no column 'diagnosis'"):
+        ImageFolder.from_csv(meta, images, label_column="diagnosis")
+    (images / "ISIC_0003.jpg").unlink()
+    with pytest.raises(FileNotFoundError, match="1 of 3 listed images are missing"):
+        ImageFolder.from_csv(meta, images)

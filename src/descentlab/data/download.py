@@ -15,9 +15,7 @@ import hashlib
 import os
 import re
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 __all__ = ["download", "cache_dir", "sha256sum", "ChecksumError", "DownloadError"]
@@ -77,6 +75,9 @@ def download(
             f"download: sha256 must be 64 hexadecimal characters, got {sha256!r}; compute it with "
             "`sha256sum FILE` or descentlab.data.sha256sum(path)"
         )
+    import urllib.error  # lazy: urllib.request pulls in http.client, email and ssl
+    import urllib.request
+
     expected = sha256.lower()
     directory = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache()
     name = filename or _filename_from(url)

@@ -401,18 +401,7 @@ class ImageFolder(Dataset):
         self.root = Path(root).expanduser()
         if not self.root.is_dir():
             raise FileNotFoundError(f"ImageFolder: no such directory: {str(self.root)!r}")
-        if mode not in {"L", "RGB"}:
-            raise ValueError(f"ImageFolder: mode must be 'L' (grayscale) or 'RGB', got {mode!r}")
-        if isinstance(size, int):
-            size = (size, size)
-        if size is not None and (len(size) != 2 or min(size) < 1):
-            raise ValueError(
-                f"ImageFolder: size must be (height, width) of positive ints, got {size}"
-            )
-        self.size = None if size is None else (int(size[0]), int(size[1]))
-        self.mode = mode
-        self.channels_last = channels_last
-        self.transform = transform
+        self._configure(size, mode, channels_last, transform)
         exts = tuple(e.lower() for e in extensions)
         self.classes = sorted(
             d.name for d in self.root.iterdir() if d.is_dir() and not d.name.startswith(".")
@@ -434,6 +423,79 @@ class ImageFolder(Dataset):
                 f"ImageFolder: no images with extensions {exts} under {str(self.root)!r}"
             )
         self.targets = np.array([t for _, t in self.samples], dtype=np.int64)
+
+    def _configure(
+        self,
+        size: int | tuple[int, int] | None,
+        mode: str,
+        channels_last: bool,
+        transform: Callable[[np.ndarray], np.ndarray] | None,
+    ) -> None:
+        if mode not in {"L", "RGB"}:
+            raise ValueError(f"ImageFolder: mode must be 'L' (grayscale) or 'RGB', got {mode!r}")
+        if isinstance(size, int):
+            size = (size, size)
+        if size is not None and (len(size) != 2 or min(size) < 1):
+            raise ValueError(
+                f"ImageFolder: size must be (height, width) of positive ints, got {size}"
+            )
+        self.size = None if size is None else (int(size[0]), int(size[1]))
+        self.mode = mode
+        self.channels_last = channels_last
+        self.transform = transform
+
+    @classmethod
+    def from_csv(
+        cls,
+        csv_path: str | os.PathLike[str],
+        image_dir: str | os.PathLike[str],
+        image_column: str = "image_id",
+        label_column: str = "dx",
+        extension: str = ".jpg",
+        size: int | tuple[int, int] | None = None,
+        mode: str = "RGB",
+        channels_last: bool = False,
+        transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> ImageFolder:
+        """Images listed in a metadata CSV instead of class folders (HAM10000 layout:
+        HAM10000_metadata.csv with columns image_id and dx, images as <image_id>.jpg).
+
+        Classes are the sorted distinct labels; every listed image must exist.
+
+        Example:
+            >>> ds = ImageFolder.from_csv("HAM10000_metadata.csv", "images/", size=64)  # doctest: +SKIP
+        """
+        self = cls.__new__(cls)
+        self.root = Path(image_dir).expanduser()
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"ImageFolder.from_csv: no such directory: {str(self.root)!r}")
+        self._configure(size, mode, channels_last, transform)
+        path = Path(csv_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"ImageFolder.from_csv: no such file: {str(path)!r}")
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            columns = reader.fieldnames or []
+            for col in (image_column, label_column):
+                if col not in columns:
+                    raise ValueError(
+                        f"ImageFolder.from_csv: {str(path)!r} has no column {col!r}; columns: {columns}"
+                    )
+            rows = [(r[image_column].strip(), r[label_column].strip()) for r in reader]
+        if not rows:
+            raise ValueError(f"ImageFolder.from_csv: {str(path)!r} lists no images")
+        self.classes = sorted({label for _, label in rows})
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+        files = [self.root / (name if Path(name).suffix else name + extension) for name, _ in rows]
+        missing = [f for f in files if not f.is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"ImageFolder.from_csv: {len(missing)} of {len(files)} listed images are missing, "
+                f"e.g. {str(missing[0])!r}"
+            )
+        self.samples = [(f, self.class_to_idx[label]) for f, (_, label) in zip(files, rows)]
+        self.targets = np.array([t for _, t in self.samples], dtype=np.int64)
+        return self
 
     def __len__(self) -> int:
         return len(self.samples)
