@@ -350,3 +350,19 @@ def test_gradcheck_passes_a_correct_function_and_checks_every_float_input():
         gradcheck(lambda x, y: x * y.detach(), a, b)  # y's gradient is lost: caught
     with pytest.raises(ValueError, match="no floating-point input"):
         gradcheck(lambda x: x, np.array([1, 2]))
+
+
+def test_gradcheck_catches_a_function_that_cuts_the_graph():
+    """The output does not require grad at all: the analytic gradient is zero, the numeric one not."""
+    with pytest.raises(GradcheckError, match="analytic 0 vs numeric"):
+        gradcheck(lambda x: dl.tensor(x.data * 2).sum(), np.ones(2))
+    assert gradcheck(lambda x: dl.tensor([1.0]).sum(), np.ones(2))  # truly constant: passes
+
+
+def test_np_array_of_a_tensor_is_a_copy_and_np_asarray_a_view():
+    x = dl.tensor([1.0, 2.0])
+    copied = np.array(x)
+    copied[0] = 99
+    assert x.data[0] == 1.0
+    assert np.asarray(x) is x.data
+    assert np.array(x, dtype=np.float64).dtype == np.float64
