@@ -1,13 +1,56 @@
 """Neural-network layers with PyTorch names, parameter names, shapes and default initialisation."""
 
-from descentlab.nn import functional, init, utils
-from descentlab.nn.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from descentlab.nn.linear import Identity, Linear
+from descentlab.nn import activations, functional, init, regularizers, utils
+from descentlab.nn.activation import (
+    CELU,
+    ELU,
+    GELU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    PReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softmin,
+    Softplus,
+    Softsign,
+    Swish,
+    Tanh,
+)  # fmt: skip
+from descentlab.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from descentlab.nn.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d
+from descentlab.nn.embedding import Embedding
+from descentlab.nn.flatten import Flatten, Unflatten
+from descentlab.nn.linear import Bilinear, Identity, Linear
 from descentlab.nn.module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from descentlab.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, RMSNorm
+from descentlab.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)  # fmt: skip
+from descentlab.nn.summary import summary
 
 __all__ = [
     "functional", "init", "utils", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
     "Linear", "Identity", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "activations", "regularizers", "summary", "Bilinear", "Conv1d", "Conv2d", "ConvTranspose1d",
+    "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d", "Flatten", "Unflatten", "Dropout", "Dropout1d", "Dropout2d",
+    "AlphaDropout", "Embedding", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "RMSNorm",
+    "Softmin", "LeakyReLU", "PReLU", "ReLU6", "ELU", "SELU", "CELU", "GELU", "SiLU", "Swish",
+    "Mish", "Softplus", "Softsign", "Hardsigmoid", "Hardtanh", "Hardswish", "LogSigmoid",
 ]  # fmt: skip
 
 

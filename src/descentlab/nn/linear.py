@@ -12,7 +12,7 @@ from descentlab.nn.module import Module, Parameter
 from descentlab.ops.math import linear
 from descentlab.tensor import Tensor
 
-__all__ = ["Linear", "Identity"]
+__all__ = ["Linear", "Bilinear", "Identity"]
 
 
 class Linear(Module):
@@ -56,6 +56,12 @@ class Linear(Module):
             bound = 1 / math.sqrt(self.in_features)
             init.uniform_(self.bias, -bound, bound, generator=self._generator)
 
+    def _materialize_from_state(self, state: Any, prefix: str) -> None:
+        """Build a lazy layer from a state_dict's weight shape before loading it."""
+        key = prefix + "weight"
+        if self.weight is None and key in state:
+            self._build(int(state[key].shape[1]))
+
     def forward(self, x: Tensor) -> Tensor:
         if self.weight is None:
             self._build(x.shape[-1])
@@ -81,3 +87,65 @@ class Identity(Module):
 
     def forward(self, x: Any) -> Any:
         return x
+
+
+class Bilinear(Module):
+    """y_k = x1^T A_k x2 + b_k with A of shape (out_features, in1_features, in2_features) (PyTorch).
+
+    Default initialisation is PyTorch's: A and b ~ U(-1/sqrt(in1_features), 1/sqrt(in1_features)).
+
+    Example:
+        >>> Bilinear(3, 4, 2)(descentlab.randn(5, 3), descentlab.randn(5, 4)).shape
+        (5, 2)
+    """
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
+                 dtype: Any = np.float32, generator: np.random.Generator | None = None) -> None:  # fmt: skip
+        super().__init__()
+        if min(in1_features, in2_features, out_features) <= 0:
+            raise ValueError(
+                f"Bilinear: feature sizes must be positive, got ({in1_features}, {in2_features}, "
+                f"{out_features})"
+            )
+        self.in1_features, self.in2_features = in1_features, in2_features
+        self.out_features = out_features
+        self.weight = Parameter(np.empty((out_features, in1_features, in2_features), dtype=dtype))
+        self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
+        if not bias:
+            self.register_parameter("bias", None)
+        self._generator = generator
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.in1_features)
+        init.uniform_(self.weight, -bound, bound, generator=self._generator)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound, generator=self._generator)
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        from descentlab.ops.math import matmul
+        from descentlab.ops.reduce import sum as reduce_sum
+        from descentlab.ops.shape import reshape
+
+        if x1.shape[-1] != self.in1_features or x2.shape[-1] != self.in2_features:
+            raise ValueError(
+                f"{self!r} expected inputs with {self.in1_features} and {self.in2_features} "
+                f"features, got shapes {tuple(x1.shape)} and {tuple(x2.shape)}"
+            )
+        lead = x1.shape[:-1]
+        a = reshape(x1, -1, 1, 1, self.in1_features)  # (B, 1, 1, in1)
+        # (B, 1, 1, in1) @ (out, in1, in2) -> (B, out, 1, in2); then dot with x2 over in2.
+        t = matmul(
+            a, reshape(self.weight, 1, self.out_features, self.in1_features, self.in2_features)
+        )
+        y = reduce_sum(reshape(t, -1, self.out_features, self.in2_features)
+                       * reshape(x2, -1, 1, self.in2_features), axis=-1)  # fmt: skip
+        if self.bias is not None:
+            y = y + self.bias
+        return reshape(y, *lead, self.out_features)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
+        )

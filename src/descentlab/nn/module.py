@@ -208,6 +208,30 @@ class Module:
             p.requires_grad = requires_grad
         return self
 
+    def to(self, dtype: Any) -> Module:
+        """Cast every floating parameter and buffer to `dtype` in place (e.g. np.float64 for
+        gradient checks); integer buffers such as BatchNorm's num_batches_tracked are kept."""
+        dtype = np.dtype(dtype)
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            if p.grad is not None:
+                p.grad = p.grad.astype(dtype)
+        for m in self.modules():
+            for name, b in m._buffers.items():
+                if b is not None and np.issubdtype(b.dtype, np.floating):
+                    m._buffers[name] = b.astype(dtype)
+            if "_dtype" in m.__dict__:  # lazy layers build their parameters in this dtype
+                object.__setattr__(m, "_dtype", dtype)
+        return self
+
+    def double(self) -> Module:
+        """Cast floating parameters and buffers to float64."""
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        """Cast floating parameters and buffers to float32."""
+        return self.to(np.float32)
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of every parameter (set to None by default, as PyTorch 2)."""
         for p in self.parameters():
