@@ -280,3 +280,12 @@ def test_minmax_scaler_matches_sklearn():
     np.testing.assert_allclose(ours.inverse_transform(ours.transform(x)), x, rtol=1e-12)
     clone = MinMaxScaler.from_dict(ours.to_dict())
     np.testing.assert_array_equal(clone.transform(x), ours.transform(x))
+
+
+def test_stratified_split_exact_size_with_many_small_classes():
+    # 10 classes of 2-3 samples: every class needs >= 1 sample on each side.
+    y = np.repeat(np.arange(10), [2, 3, 2, 3, 2, 3, 2, 3, 2, 3])
+    for test_size in (10, 12, 15):
+        y_tr, y_te = train_test_split(y, test_size=test_size, stratify=y, seed=0)
+        assert len(y_te) == test_size
+        assert set(y_te.tolist()) == set(range(10)) == set(y_tr.tolist())

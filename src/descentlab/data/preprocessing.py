@@ -75,15 +75,22 @@ def _stratified_test_indices(
     exact = counts * (n_test / n)
     per_class = np.floor(exact).astype(np.int64)
     per_class = np.clip(per_class, 1, counts - 1)
-    remaining = n_test - per_class.sum()
-    order = np.argsort(-(exact - np.floor(exact)), kind="stable")
-    for k in order:
-        if remaining == 0:
-            break
-        step = 1 if remaining > 0 else -1
-        if 1 <= per_class[k] + step <= counts[k] - 1:
-            per_class[k] += step
-            remaining -= step
+    remaining = int(n_test - per_class.sum())
+    while remaining != 0:
+        # Add to the classes with the largest remainders first, take from the smallest first.
+        gap = exact - per_class
+        order = np.argsort(-gap if remaining > 0 else gap, kind="stable")
+        progressed = False
+        for k in order:
+            if remaining == 0:
+                break
+            step = 1 if remaining > 0 else -1
+            if 1 <= per_class[k] + step <= counts[k] - 1:
+                per_class[k] += step
+                remaining -= step
+                progressed = True
+        if not progressed:  # unreachable given the size checks above; never loop forever
+            raise ValueError(f"train_test_split: cannot stratify {n_test} test samples")
     chosen = []
     for c in range(len(classes)):
         members = np.flatnonzero(inverse == c)
