@@ -301,6 +301,11 @@ class _Stepper:
         wall = time.perf_counter() - t0
         positions = positions[: stopped_at + 1]
         values = surface.numpy(positions[:, 0], positions[:, 1]).copy()
+        undefined = np.flatnonzero(~np.isfinite(values))
+        if undefined.size:  # a point where f itself is NaN/inf (log of a negative, ...)
+            stopped_at, bad = int(undefined[0]), True
+            positions, values = positions[: stopped_at + 1], values[: stopped_at + 1]
+            positions[-1] = np.nan
         nonfinite = bad and not np.all(np.isfinite(positions[-1]))
         escaped = bad and not nonfinite and surface.unbounded_below
         diverged = bad and not escaped
