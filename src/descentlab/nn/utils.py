@@ -68,9 +68,10 @@ def clip_grads_with_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float
                           total_norm: float) -> None:  # fmt: skip
     """Scale every .grad in place by min(1, max_norm / (total_norm + 1e-6))."""
     coef = min(float(max_norm) / (float(total_norm) + 1e-6), 1.0)
-    for p in _tensors(parameters):
-        if p.grad is not None:
-            p.grad *= coef
+    with np.errstate(invalid="ignore"):  # an infinite norm gives coef 0 and inf * 0 = NaN, as torch
+        for p in _tensors(parameters):
+            if p.grad is not None:
+                p.grad *= coef
 
 
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
