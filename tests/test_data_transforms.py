@@ -86,8 +86,12 @@ def test_random_shift_keeps_size_and_bounds():
 def test_crop_too_large_errors():
     with pytest.raises(ValueError, match="does not fit"):
         RandomCrop(size=10)(np.ones((1, 1, 4, 4)))
-    with pytest.raises(ValueError, match="padding must be >= 0"):
+    with pytest.raises(ValueError, match="integer >= 0 pixels"):
         RandomCrop(padding=-1)
+    with pytest.raises(ValueError, match="integer >= 0 pixels"):
+        RandomShift(0.1)  # a fraction would silently become 0
+    with pytest.raises(ValueError, match="size must be"):
+        RandomCrop(size=(0, 3))
 
 
 def test_rotation_exact_quarter_turn_and_identity():

@@ -272,6 +272,18 @@ def test_get_by_name_object_class_and_function():
     obj = M.Precision(average="macro")
     assert M.get(obj) is obj
     assert isinstance(M.get(M.R2Score), M.R2Score)
+
+    class Duck:  # not a Metric subclass, but has the three methods: used as is
+        def reset(self): ...
+        def update(self, y_pred, y_true, sample_weight=None): ...
+        def result(self):
+            return 1.0
+
+        def __call__(self, *a):
+            raise AssertionError("must not be wrapped as a function")
+
+    duck = Duck()
+    assert M.get(duck) is duck
     assert M.get("top_k").k == 5
 
     def exact_match(y_pred, y_true):

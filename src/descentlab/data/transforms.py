@@ -160,9 +160,18 @@ class RandomCrop(_Transform):
         generator: Any = None,
     ):
         super().__init__(channels_last, generator)
-        if padding < 0:
-            raise ValueError(f"{type(self).__name__}: padding must be >= 0, got {padding}")
-        self.size = (size, size) if isinstance(size, int) else size
+        owner = type(self).__name__
+        if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
+            raise ValueError(
+                f"{owner}: padding / max_shift must be an integer >= 0 pixels, got {padding!r}"
+            )
+        if isinstance(size, (int, np.integer)):
+            size = (int(size), int(size))
+        if size is not None and (len(size) != 2 or min(size) < 1):
+            raise ValueError(
+                f"{owner}: size must be a positive int or (height, width), got {size!r}"
+            )
+        self.size = None if size is None else (int(size[0]), int(size[1]))
         self.padding = int(padding)
         self.fill = fill
 

@@ -811,8 +811,11 @@ def get(identifier: Any) -> Metric:
         >>> get("mae").name, type(get("mae")).__name__
         ('mae', 'MeanAbsoluteError')
     """
-    if isinstance(identifier, Metric):
-        return identifier
+    if isinstance(identifier, Metric) or (
+        not isinstance(identifier, type)
+        and all(callable(getattr(identifier, a, None)) for a in ("reset", "update", "result"))
+    ):
+        return identifier  # a Metric, or any object with the same three methods
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if isinstance(identifier, str):
