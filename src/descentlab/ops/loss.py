@@ -266,8 +266,10 @@ class BinaryCrossEntropy(Function):
     def backward(self, g):
         gw = g * self.w if self.w is not None else g
         x, y = self.x, self.y
-        # PyTorch's gradient, bounded where x(1 - x) underflows (not the clamped logs' gradient).
-        gx = gw * (x - y) / np.maximum((1 - x) * x, 1e-12) if self.needs_input_grad[0] else None
+        # PyTorch's gradient, bounded where x(1 - x) underflows (not the clamped logs' gradient);
+        # its bound is the float32 constant 1e-12f, kept bit-for-bit.
+        bound = float(np.float32(1e-12))
+        gx = gw * (x - y) / np.maximum((1 - x) * x, bound) if self.needs_input_grad[0] else None
         gy = gw * (self.log_1mx - self.log_x) if self.needs_input_grad[1] else None
         return gx, gy
 
