@@ -598,13 +598,60 @@ def _binary_auc(scores: np.ndarray, positive: np.ndarray, w: np.ndarray) -> floa
     return float((gp * (neg_below + 0.5 * gn)).sum() / (total_p * total_n))
 
 
+class _PairCounter:
+    """Running Mann-Whitney U of one score column: sorted positive and negative scores with
+    their weights, so a batch costs O(batch log N + N) instead of a full re-sort."""
+
+    def __init__(self) -> None:
+        self.pos_s = np.empty(0)
+        self.pos_w = np.empty(0)
+        self.neg_s = np.empty(0)
+        self.neg_w = np.empty(0)
+        self.u = 0.0  # sum over (pos, neg) pairs of w_p w_n ([s_p > s_n] + 0.5 [s_p == s_n])
+
+    @staticmethod
+    def _below_and_tied(sorted_s: np.ndarray, sorted_w: np.ndarray, x: np.ndarray) -> Any:
+        cum = np.concatenate([[0.0], np.cumsum(sorted_w)])
+        lo = cum[np.searchsorted(sorted_s, x, side="left")]
+        hi = cum[np.searchsorted(sorted_s, x, side="right")]
+        return lo, hi - lo, cum[-1]
+
+    @staticmethod
+    def _insert(sorted_s: np.ndarray, sorted_w: np.ndarray, s: np.ndarray, w: np.ndarray) -> Any:
+        order = np.argsort(s, kind="mergesort")
+        s, w = s[order], w[order]
+        at = np.searchsorted(sorted_s, s, side="right")
+        return np.insert(sorted_s, at, s), np.insert(sorted_w, at, w)
+
+    def add(self, s: np.ndarray, positive: np.ndarray, w: np.ndarray) -> None:
+        ps, pw, ns, nw = s[positive], w[positive], s[~positive], w[~positive]
+        if ps.size and self.neg_s.size:  # new positives against earlier negatives
+            below, tied, _ = self._below_and_tied(self.neg_s, self.neg_w, ps)
+            self.u += float((pw * (below + 0.5 * tied)).sum())
+        if ns.size and self.pos_s.size:  # new negatives against earlier positives
+            below, tied, total = self._below_and_tied(self.pos_s, self.pos_w, ns)
+            self.u += float((nw * (total - below - tied + 0.5 * tied)).sum())
+        if ps.size and ns.size:  # pairs inside the batch
+            self.u += _binary_auc(s, positive, w) * float(pw.sum()) * float(nw.sum())
+        if ps.size:
+            self.pos_s, self.pos_w = self._insert(self.pos_s, self.pos_w, ps, pw)
+        if ns.size:
+            self.neg_s, self.neg_w = self._insert(self.neg_s, self.neg_w, ns, nw)
+
+    def auc(self) -> float:
+        wp, wn = float(self.pos_w.sum()), float(self.neg_w.sum())
+        return self.u / (wp * wn) if wp > 0 and wn > 0 else float("nan")
+
+
 class AUC(Metric):
     """Exact area under the ROC curve, from the ranks of all scores seen (no threshold binning).
 
-    Binary: y_pred (N,) or (N, 1) scores, y_true in {0, 1}. Multi-class: y_pred (N, C) scores,
-    y_true labels or one-hot; the result is the unweighted mean of one-vs-rest AUCs over the
-    classes that have both positive and negative samples (scikit-learn's multi_class='ovr',
-    average='macro'). NaN when no class has both. Keeps all scores, so memory grows with N.
+    AUC = P(score of a positive > score of a negative) + 0.5 P(tie) (Mann-Whitney U), weighted
+    by sample_weight. Binary: y_pred (N,) or (N, 1) scores, y_true in {0, 1}. Multi-class: y_pred
+    (N, C) scores, y_true labels or one-hot; the result is the unweighted mean of one-vs-rest
+    AUCs over the classes that have both positive and negative samples (scikit-learn's
+    multi_class='ovr', average='macro'). NaN when no class has both. Keeps all scores (memory
+    O(N)); an update costs O(batch log N + N), so reading it after every batch stays cheap.
 
     Example:
         >>> AUC()(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1]))
@@ -614,41 +661,42 @@ class AUC(Metric):
     default_name = "auc"
 
     def reset(self) -> None:
-        self._scores: list[np.ndarray] = []
-        self._labels: list[np.ndarray] = []
-        self._weights: list[np.ndarray] = []
+        self._columns: list[_PairCounter] = []
 
     def update(self, y_pred: Any, y_true: Any, sample_weight: Any = None) -> None:
         p, t = _batch(y_pred, y_true, self.name)
         scores = p.astype(np.float64).reshape(len(p), -1)
         labels = _int_labels(t, self.name)
-        if scores.shape[1] == 1 and labels.size and labels.max() > 1:
+        if len(labels) != len(scores):
+            raise ValueError(f"{self.name}: {len(scores)} score rows for {len(labels)} labels")
+        width = scores.shape[1]
+        if width == 1 and labels.size and labels.max() > 1:
             raise ValueError(
                 f"{self.name}: binary scores need labels in {{0, 1}}, found {int(labels.max())}"
             )
-        if self._scores and self._scores[0].shape[1] != scores.shape[1]:
+        if self._columns and len(self._columns) != width:
             raise ValueError(
-                f"{self.name}: y_pred has {scores.shape[1]} columns but earlier batches had "
-                f"{self._scores[0].shape[1]}"
+                f"{self.name}: y_pred has {width} columns but earlier batches had "
+                f"{len(self._columns)}"
             )
-        if scores.shape[1] > 1 and labels.size and labels.max() >= scores.shape[1]:
-            raise ValueError(
-                f"{self.name}: label {int(labels.max())} is outside [0, {scores.shape[1]})"
-            )
+        if width > 1 and labels.size and labels.max() >= width:
+            raise ValueError(f"{self.name}: label {int(labels.max())} is outside [0, {width})")
+        if np.isnan(scores).any():
+            raise ValueError(f"{self.name}: y_pred contains NaN scores")
         w = _weights(sample_weight, len(labels), self.name)
-        self._scores.append(scores)
-        self._labels.append(labels)
-        self._weights.append(np.ones(len(labels)) if w is None else w)
+        w = np.ones(len(labels)) if w is None else w
+        if not self._columns:
+            self._columns = [_PairCounter() for _ in range(width)]
+        if width == 1:
+            self._columns[0].add(scores[:, 0], labels == 1, w)
+        else:
+            for c, col in enumerate(self._columns):
+                col.add(scores[:, c], labels == c, w)
 
     def result(self) -> float:
-        if not self._scores:
+        if not self._columns:
             return float("nan")
-        scores = np.concatenate(self._scores)
-        labels = np.concatenate(self._labels)
-        w = np.concatenate(self._weights)
-        if scores.shape[1] == 1:
-            return _binary_auc(scores[:, 0], labels == 1, w)
-        aucs = [_binary_auc(scores[:, c], labels == c, w) for c in range(scores.shape[1])]
+        aucs = [col.auc() for col in self._columns]
         valid = [a for a in aucs if not np.isnan(a)]
         return float(np.mean(valid)) if valid else float("nan")
 
