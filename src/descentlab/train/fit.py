@@ -225,7 +225,8 @@ def fit(
     history = History()
     user_callbacks = list(callbacks)
     progress = [ProgressBar(verbose)] if verbose else []
-    cbs = CallbackList([history, *user_callbacks, *progress])
+    # Keras order: History after the user's callbacks, so values they add to the logs are recorded.
+    cbs = CallbackList([*user_callbacks, history, *progress])
     trainer = Trainer(model, opt, params, history, cbs, user_callbacks, train_loader)
     trainer.sample_inputs = None if arrays is None else arrays["x"][:256]
     if resume_from is not None:
