@@ -287,7 +287,7 @@ class Hardsigmoid(Function):
 
 
 class Hardswish(Function):
-    """x relu6(x + 3) / 6; gradient 0 below -3, x/3 + 1/2 on [-3, 3], 1 above (PyTorch)."""
+    """x relu6(x + 3) / 6; gradient 0 up to -3, x/3 + 1/2 on (-3, 3), 1 from 3 on (PyTorch)."""
 
     def forward(self, x):
         self.x = x
@@ -295,7 +295,7 @@ class Hardswish(Function):
 
     def backward(self, g):
         x = self.x
-        return g * np.where(x < -3, 0, np.where(x <= 3, x / 3 + 0.5, 1))
+        return g * np.where(x <= -3, 0, np.where(x < 3, x / 3 + 0.5, 1))
 
 
 class LogSigmoid(Function):
