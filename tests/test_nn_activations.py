@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from nn_parity import RTOL, close, module_gradcheck, torch_parity
 
 import descentlab as dl
 from descentlab import nn
 from descentlab.gradcheck import gradcheck
 from descentlab.nn import functional as F
+from nn_parity import RTOL, close, module_gradcheck, torch_parity
 
 # (name, ours, torch name, kwargs) - torch's function is torch.nn.functional.<torch name>(x, **kw)
 CASES = [
