@@ -30,6 +30,7 @@ __all__ = [
     "ConcatDataset",
     "random_split",
     "as_array",
+    "as_generator",
 ]
 
 
@@ -44,6 +45,19 @@ def as_array(x: Any, name: str = "array") -> np.ndarray:
         raise TypeError(
             f"{name}: cannot convert {type(x).__name__} to a NumPy array ({err})"
         ) from err
+
+
+def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """A Generator from an int seed, a Generator (used as is) or None (the global descentlab one)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None:
+        return resolve(None)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(
+            f"seed must be a non-negative int, a np.random.Generator or None, got {seed!r}"
+        )
+    return np.random.default_rng(int(seed))
 
 
 class Dataset:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from descentlab.data.dataset import TensorDataset
+from descentlab.data.dataset import TensorDataset, as_generator
 from descentlab.data.preprocessing import train_test_split
 
 __all__ = [
@@ -234,16 +234,6 @@ def load_mnist1d(**overrides: Any) -> DatasetBunch:
 # --- synthetic data -------------------------------------------------------------------------
 
 
-def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None:
-        from descentlab.random import default_generator
-
-        return default_generator()
-    return np.random.default_rng(seed)
-
-
 def _check_n(n_samples: int, minimum: int, owner: str) -> int:
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
         raise TypeError(f"{owner}: n_samples must be an integer, got {n_samples!r}")
@@ -288,7 +278,7 @@ def make_spirals(
     if n_classes < 1:
         raise ValueError(f"make_spirals: n_classes must be >= 1, got {n_classes}")
     noise = _check_noise(noise, "make_spirals")
-    rng = _rng(seed)
+    rng = as_generator(seed)
     xs, ys = [], []
     for k, m in enumerate(_per_class(n, n_classes)):
         r = np.linspace(0.0, 1.0, m)
@@ -312,7 +302,7 @@ def make_moons(
     """
     n = _check_n(n_samples, 2, "make_moons")
     noise = _check_noise(noise, "make_moons")
-    rng = _rng(seed)
+    rng = as_generator(seed)
     n_out = n // 2
     n_in = n - n_out
     t_out, t_in = np.linspace(0, np.pi, n_out), np.linspace(0, np.pi, n_in)
@@ -344,7 +334,7 @@ def make_circles(
     noise = _check_noise(noise, "make_circles")
     if not 0 < factor < 1:
         raise ValueError(f"make_circles: factor must lie in (0, 1), got {factor}")
-    rng = _rng(seed)
+    rng = as_generator(seed)
     n_out = n // 2
     n_in = n - n_out
     t_out = np.linspace(0, 2 * np.pi, n_out, endpoint=False)
@@ -379,7 +369,7 @@ def make_blobs(
     n = _check_n(n_samples, 1, "make_blobs")
     if cluster_std < 0:
         raise ValueError(f"make_blobs: cluster_std must be >= 0, got {cluster_std}")
-    rng = _rng(seed)
+    rng = as_generator(seed)
     if isinstance(centers, (int, np.integer)):
         if centers < 1:
             raise ValueError(f"make_blobs: centers must be >= 1, got {centers}")
@@ -412,7 +402,7 @@ def make_xor(
     """
     n = _check_n(n_samples, 1, "make_xor")
     noise = _check_noise(noise, "make_xor")
-    rng = _rng(seed)
+    rng = as_generator(seed)
     x = rng.uniform(-1.0, 1.0, size=(n, 2))
     y = (np.sign(x[:, 0]) != np.sign(x[:, 1])).astype(np.int64)
     x = x + noise * rng.standard_normal(x.shape)
@@ -459,7 +449,7 @@ def make_regression_1d(
     lo, hi = x_range
     if not lo < hi:
         raise ValueError(f"make_regression_1d: x_range {x_range} needs low < high")
-    rng = _rng(seed)
+    rng = as_generator(seed)
     x = rng.uniform(lo, hi, size=(n, 1))
     y = f(x) + noise * rng.standard_normal((n, 1))
     return x.astype(np.float32), np.asarray(y, dtype=np.float32)

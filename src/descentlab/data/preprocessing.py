@@ -16,19 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from descentlab.data.dataset import as_array
+from descentlab.data.dataset import as_array, as_generator
 
 __all__ = ["train_test_split", "one_hot", "StandardScaler", "MinMaxScaler"]
-
-
-def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None:
-        from descentlab.random import default_generator
-
-        return default_generator()
-    return np.random.default_rng(seed)
 
 
 def _n_test(test_size: float | int, n: int) -> int:
@@ -128,7 +118,7 @@ def train_test_split(
         )
     n = lengths[0]
     n_test = _n_test(test_size, n)
-    rng = _rng(seed)
+    rng = as_generator(seed)
     if stratify is not None:
         labels = as_array(stratify, "stratify")
         if labels.ndim == 2 and labels.shape[1] > 1:
