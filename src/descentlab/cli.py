@@ -269,10 +269,34 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+_NUMBER_LIST_OPTIONS = ("--start", "--range")
+
+
+def _glue_negative_values(argv: list[str]) -> list[str]:
+    """Let `--start -1.2,1` work: argparse would read '-1.2,1' as an option, so write '--start=-1.2,1'."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        nxt = argv[i + 1] if i + 1 < len(argv) else None
+        if (
+            tok in _NUMBER_LIST_OPTIONS
+            and nxt is not None
+            and nxt[:1] == "-"
+            and nxt[1:2] in (*"0123456789.",)
+        ):
+            out.append(f"{tok}={nxt}")
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `descentlab` command; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_glue_negative_values(list(sys.argv[1:] if argv is None else argv)))
     if getattr(args, "handler", None) is None:
         parser.print_help()
         return 2
