@@ -44,8 +44,11 @@ def test_mlp_on_digits_reaches_97_percent_held_out():
     x_tr, x_te = scaler.transform(x_tr), scaler.transform(x_te)
     model = mlp(0, (64, 256, 128, 10))
     adam = dl.optim.get("adam", model.parameters(), lr=1e-3)
-    history = fit(model, x_tr, y_tr, loss="cross_entropy", optimizer=adam, batch_size=32,
-                  epochs=20, metrics=["accuracy"], verbose=0, seed=0)  # fmt: skip
+    # Small GEMMs: with a busy CPU, OpenBLAS threads spin and this 1 s run can take 40 s.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    with threadpoolctl.threadpool_limits(1):
+        history = fit(model, x_tr, y_tr, loss="cross_entropy", optimizer=adam, batch_size=32,
+                      epochs=20, metrics=["accuracy"], verbose=0, seed=0)  # fmt: skip
     acc = (predict(model, x_te).argmax(axis=1) == y_te).mean()
     assert acc >= 0.97, f"held-out accuracy {acc:.4f}"
     scores = evaluate(model, x_te, y_te, loss="cross_entropy", metrics=["accuracy"])
@@ -56,8 +59,13 @@ def test_mlp_on_digits_reaches_97_percent_held_out():
 
 # ---------------------------------------------------------------- iterations per epoch
 @pytest.mark.parametrize(
-    "batch_size,steps,regime", [(50, 1, "batch"), (1, 50, "stochastic"), (32, 2, "mini-batch"),
-                                (1000, 1, "batch")]  # fmt: skip
+    "batch_size,steps,regime",
+    [
+        (50, 1, "batch"),
+        (1, 50, "stochastic"),
+        (32, 2, "mini-batch"),
+        (1000, 1, "batch"),
+    ],  # fmt: skip
 )
 def test_batch_size_gives_documented_iterations_and_updates(batch_size, steps, regime):
     x, y = toy(50)
@@ -71,7 +79,9 @@ def test_batch_size_gives_documented_iterations_and_updates(batch_size, steps, r
         return step(*args, **kwargs)
 
     opt.step = counting_step
-    record = LambdaCallback(on_train_batch_begin=lambda b, logs: counts["sizes"].append(logs["size"]))
+    record = LambdaCallback(
+        on_train_batch_begin=lambda b, logs: counts["sizes"].append(logs["size"])
+    )
     history = fit(model, x, y, loss="cross_entropy", optimizer=opt, batch_size=batch_size,
                   epochs=3, callbacks=[record], verbose=0)  # fmt: skip
     assert history.params["steps"] == steps and history.params["regime"] == regime
@@ -250,6 +260,7 @@ def test_early_stopping_restores_best_epoch_weights_exactly():
         np.testing.assert_array_equal(model.state_dict()[k], v)
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
 def test_terminate_on_nan_stops_training(capsys):
     x, y = toy(40)
     x *= 1e4
@@ -301,7 +312,9 @@ def test_error_labels_outside_model_outputs():
     y[3] = 5
     model = mlp()
     before = snapshot(model)
-    with pytest.raises(ValueError, match="labels range from 0 to 5, but the model outputs 3 values"):
+    with pytest.raises(
+        ValueError, match="labels range from 0 to 5, but the model outputs 3 values"
+    ):
         _fit(model, x, y)
     y[3] = -1
     with pytest.raises(ValueError, match="labels range from -1"):

@@ -18,11 +18,8 @@ import pytest
 import descentlab as dl
 from descentlab import nn
 from descentlab.train import (
-    CSVLogger,
-    EarlyStopping,
     LearningRateScheduler,
     ModelCheckpoint,
-    ReduceLROnPlateau,
     fit,
 )
 
@@ -75,9 +72,13 @@ SCRIPT = textwrap.dedent(
 ) % {"kill_epoch": KILL_EPOCH, "kill_batch": KILL_BATCH, "epochs": EPOCHS}
 
 
+# One BLAS thread: fast on a busy machine, and the same summation order in every process.
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
 def run(script: Path, workdir: Path, mode: str) -> None:
     proc = subprocess.run([sys.executable, str(script), str(workdir), mode], capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+                          text=True, timeout=120, env=ENV)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
 
 
@@ -91,7 +92,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     run(script, full, "full")
 
     victim = subprocess.Popen([sys.executable, str(script), str(broken), "killed"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)  # fmt: skip
     deadline = time.monotonic() + 120
     while not (broken / "ready").exists():
         assert victim.poll() is None, victim.stderr.read().decode()
@@ -131,7 +132,11 @@ def test_resume_in_process_with_scheduler_object_matches(tmp_path):
         model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Dropout(0.1), nn.Linear(8, 2))
         opt = dl.optim.get("sgd", model.parameters(), lr=0.1, momentum=0.9)
         sched = dl.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
-        return model, opt, [LearningRateScheduler(sched), ModelCheckpoint(tmp_path / "c.safetensors")]
+        return (
+            model,
+            opt,
+            [LearningRateScheduler(sched), ModelCheckpoint(tmp_path / "c.safetensors")],
+        )
 
     def train(model, opt, cbs, epochs, resume=None):
         return fit(model, x, y, loss="cross_entropy", optimizer=opt, batch_size=10, epochs=epochs,
@@ -171,6 +176,9 @@ def test_resume_errors(tmp_path):
         fit(other, x, y, loss="cross_entropy", optimizer="sgd", verbose=0,
             resume_from=tmp_path / "c.safetensors")  # fmt: skip
     np.testing.assert_array_equal(other[0].weight.data, before)
-    with pytest.warns(UserWarning, match="batch_size=32, this run has 4"):
+    with (
+        pytest.warns(UserWarning, match="batch_size=32, this run has 4"),
+        pytest.warns(UserWarning, match="callbacks \\['0:ModelCheckpoint'\\]"),
+    ):
         fit(model, x, y, loss="cross_entropy", optimizer="sgd", verbose=0, epochs=2,
             batch_size=4, resume_from=tmp_path / "c.safetensors")  # fmt: skip
