@@ -134,18 +134,21 @@ class GradientMonitor(Callback):
         return not (self.weights_only and name.endswith("bias"))
 
     def _warn(self, epoch: int, record: Mapping[str, Any]) -> None:
-        for name, norm in record["grad_norm_max"].items():
-            if not self._checked(name):
-                continue
-            if not math.isfinite(norm) or norm > self.exploding:
-                self._emit(f"epoch {epoch + 1}: exploding gradient in {name!r}: norm {norm:.3g} "
-                           f"> {self.exploding:g} (lower the learning rate, clip gradients, or "
-                           "use normalization)")  # fmt: skip
-        for name, norm in record["grad_norm"].items():
-            if self._checked(name) and math.isfinite(norm) and norm < self.vanishing:
-                self._emit(f"epoch {epoch + 1}: vanishing gradient in {name!r}: mean norm "
-                           f"{norm:.3g} < {self.vanishing:g} (try ReLU instead of sigmoid/tanh, "
-                           "He/Xavier init, or normalization)")  # fmt: skip
+        # One warning per kind and epoch, naming every affected layer with its norm.
+        big = [(n, v) for n, v in record["grad_norm_max"].items()
+               if self._checked(n) and (not math.isfinite(v) or v > self.exploding)]  # fmt: skip
+        if big:
+            layers = ", ".join(f"{n!r} ({v:.3g})" for n, v in big)
+            self._emit(f"epoch {epoch + 1}: exploding gradient in {layers}: norm above "
+                       f"{self.exploding:g} (lower the learning rate, clip gradients, or use "
+                       "normalization)")  # fmt: skip
+        small = [(n, v) for n, v in record["grad_norm"].items()
+                 if self._checked(n) and math.isfinite(v) and v < self.vanishing]  # fmt: skip
+        if small:
+            layers = ", ".join(f"{n!r} ({v:.3g})" for n, v in small)
+            self._emit(f"epoch {epoch + 1}: vanishing gradient in {layers}: mean norm below "
+                       f"{self.vanishing:g} (try ReLU instead of sigmoid/tanh, He/Xavier init, "
+                       "or normalization)")  # fmt: skip
         for name, frac in record["dead_relu"].items():
             if frac >= 0.5:
                 self._emit(f"epoch {epoch + 1}: {frac:.0%} of the units after ReLU {name!r} are "
