@@ -344,7 +344,7 @@ def goldstein_price() -> Surface:
         expr=_goldstein_price,
         domain=(-2.0, 2.0, -2.0, 2.0),
         plot_range=(-2.0, 2.0, -2.0, 2.0),
-        starts=((-1.5, 1.5), (1.5, 1.5), (-0.5, 0.25)),
+        starts=((0.75, 0.75), (-0.5, 0.25), (-1.5, 1.5)),
         minima=((0.0, -1.0),),
         f_min=3.0,
         local_minima=((-0.6, -0.4), (1.8, 0.2), (1.2, 0.8)),
@@ -356,17 +356,18 @@ def six_hump_camel() -> Surface:
     """Six-hump camel: two global minima (+-0.0898, -+0.7127) with f* = -1.0316, four local ones."""
     xm, ym = 0.08984201310031807, 0.7126564030207396
     xl, yl = 1.7036067149699812, 0.7960835686726251
+    xh, yh = 1.607104752920198, 0.5686514548841313
     return Surface(
         name="six_hump_camel",
         formula="(4 - 2.1x^2 + x^4/3) x^2 + xy + (-4 + 4y^2) y^2",
         expr=_six_hump_camel,
         domain=(-3.0, 3.0, -2.0, 2.0),
         plot_range=(-2.0, 2.0, -1.1, 1.1),
-        starts=((-1.5, -0.5), (1.0, 0.9), (-1.9, 1.0)),
+        starts=((-1.2, 0.2), (-1.5, -0.5), (1.0, 0.9)),
         minima=((xm, -ym), (-xm, ym)),
         f_min=-1.0316284534898774,
-        local_minima=((-xl, yl), (xl, -yl)),
-        description="two global and two local minima separated by low ridges",
+        local_minima=((-xl, yl), (xl, -yl), (xh, yh), (-xh, -yh)),
+        description="six minima: two global, two at f = -0.2155, two at f = 2.1043",
     )
 
 

@@ -109,9 +109,14 @@ def contour_figure(result: PlaygroundResult, seed_index: int = 0) -> Any:
     fig, ax = plt.subplots(figsize=(7.5, 6.5), layout="constrained")
     _draw_surface(ax, result)
     for i, row in enumerate(result.table):
-        run = result.runs[row["optimizer"]][seed_index]
+        runs = result.runs[row["optimizer"]]
+        run = runs[seed_index]
         pos = run.positions
         color = _color(i)
+        for k, other in enumerate(runs):  # the other seeds, faint, so the spread shows
+            if k != seed_index:
+                ax.plot(other.positions[:, 0], other.positions[:, 1], "-", color=color, lw=0.7,
+                        alpha=0.3, zorder=2)  # fmt: skip
         ax.plot(pos[:, 0], pos[:, 1], "-", color=color, lw=1.6, label=_label(result, row),
                 zorder=3)  # fmt: skip
         ax.plot(pos[-1, 0], pos[-1, 1], "x" if run.diverged else "o", color=color, ms=7, mew=2,
