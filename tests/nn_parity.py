@@ -49,13 +49,15 @@ def module_gradcheck(module: dl.nn.Module, *inputs: Any, **kwargs: Any) -> bool:
 
 
 def torch_parity(ours: dl.nn.Module, theirs: Any, torch: Any, *inputs: np.ndarray,
-                 dtype: Any = np.float64, seed: int = 0) -> tuple[dl.Tensor, Any]:  # fmt: skip
-    """Load `theirs`' state_dict into `ours`, run both on `inputs` (floating ones cast to `dtype`)
-    and compare outputs, input gradients and parameter gradients (by name) at RTOL[dtype]."""
+                 dtype: Any = np.float64, seed: int = 0, load: bool = True) -> tuple[dl.Tensor, Any]:  # fmt: skip
+    """Load `theirs`' state_dict into `ours` (unless `load=False`), run both on `inputs` (floating
+    ones cast to `dtype`) and compare outputs, input gradients and parameter gradients (by name)
+    at RTOL[dtype]."""
     rtol = RTOL[dtype]
-    theirs = theirs.to(getattr(torch, np.dtype(dtype).name))
-    ours.to(dtype)
-    ours.load_state_dict(theirs.state_dict())
+    if load:
+        theirs = theirs.to(getattr(torch, np.dtype(dtype).name))
+        ours.to(dtype)
+        ours.load_state_dict(theirs.state_dict())
     xs, txs = [], []
     for x in inputs:
         if np.issubdtype(np.asarray(x).dtype, np.floating):

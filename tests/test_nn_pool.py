@@ -12,15 +12,10 @@ import descentlab as dl
 from descentlab import nn
 from nn_parity import module_gradcheck, torch_parity
 
-
-def _max_cases():
-    for k, s, p, d, c in itertools.product(
-        (2, 3, (2, 3)), (None, 1, 2), (0, 1), (1, 2), (False, True)
-    ):
-        yield k, s, p, d, c
+MAX_CASES = list(itertools.product((2, 3, (2, 3)), (None, 1, 2), (0, 1), (1, 2), (False, True)))
 
 
-@pytest.mark.parametrize(("k", "s", "p", "d", "c"), list(_max_cases()))
+@pytest.mark.parametrize(("k", "s", "p", "d", "c"), MAX_CASES)
 def test_max_pool2d_matches_torch(k, s, p, d, c, torch, rng):
     kw = dict(stride=s, padding=p, dilation=d, ceil_mode=c)
     x = rng.standard_normal((2, 3, 9, 8))
