@@ -45,6 +45,8 @@ __all__ = [
 ]  # fmt: skip
 
 EPSILON = 1e-7  # keras.backend.epsilon()
+# Keras computes its log(2) constant in float32 (`ops.log(2.0)`) whatever the loss dtype.
+_KERAS_LOG2 = float(np.float32(math.log(2.0)))
 KERAS_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 
@@ -191,7 +193,7 @@ def log_cosh(y_true: Any, y_pred: Any) -> Tensor:
     y_true, y_pred = squeeze_or_expand_to_same_rank(_true(y_true, y_pred), y_pred)
     _check_same_shape("log_cosh", y_true, y_pred)
     x = y_pred - y_true
-    return mean(x + softplus(x * -2.0) - math.log(2.0), axis=-1)
+    return mean(x + softplus(x * -2.0) - _KERAS_LOG2, axis=-1)
 
 
 # ----------------------------------------------------------------------------- probabilistic
@@ -500,7 +502,16 @@ def _merge_mask(sample_weight: Any, mask: np.ndarray | None, reduction: Any, dty
     if sample_weight is None:
         return float_mask
     float_mask, sample_weight = squeeze_or_expand_to_same_rank(float_mask, sample_weight)
-    return sample_weight * float_mask
+    return _per_sample_weights(sample_weight, float_mask.shape) * float_mask
+
+
+def _per_sample_weights(sample_weight: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Weights (N,) for values (N, T, ...) get trailing axes, one weight per sample (Keras would
+    raise a broadcasting error there; per-element weights of the values' shape work in both)."""
+    sw_shape = np.shape(sample_weight)
+    if len(sw_shape) < len(shape) and tuple(shape[: len(sw_shape)]) == sw_shape:
+        return np.reshape(sample_weight, sw_shape + (1,) * (len(shape) - len(sw_shape)))
+    return sample_weight
 
 
 def reduce_weighted_values(
@@ -518,12 +529,7 @@ def reduce_weighted_values(
     sample_weight = _merge_mask(sample_weight, mask, reduction, values.dtype)
     if sample_weight is not None:
         values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
-        sw_shape = np.shape(sample_weight)
-        if len(sw_shape) < values.ndim and values.shape[: len(sw_shape)] == sw_shape:
-            # per-sample weights for per-timestep losses: weight each sample's row
-            sample_weight = np.reshape(
-                sample_weight, sw_shape + (1,) * (values.ndim - len(sw_shape))
-            )
+        sample_weight = _per_sample_weights(sample_weight, values.shape)
         try:
             np.broadcast_shapes(values.shape, np.shape(sample_weight))
         except ValueError:
