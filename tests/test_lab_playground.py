@@ -387,3 +387,18 @@ def test_import_stays_numpy_only():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["descentlab.lab", "descentlab.lab.functions", "descentlab.lab.playground",
+     "descentlab.lab.plots"],
+)  # fmt: skip
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(
+        importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE
+    )
+    assert result.failed == 0 and result.attempted > 0

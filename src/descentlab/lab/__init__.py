@@ -5,7 +5,7 @@ Only NumPy is imported here; matplotlib loads when a figure is drawn.
 Example:
     >>> from descentlab.lab import run_playground
     >>> res = run_playground("rosenbrock", "sgd,momentum,adam", steps=300, tune=True)
-    >>> print(res.format_table())
+    >>> print(res.format_table())  # doctest: +SKIP
 """
 
 from descentlab.lab.functions import (

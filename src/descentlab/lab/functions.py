@@ -16,7 +16,7 @@ Example:
     >>> f = get_function("rosenbrock")
     >>> p = Parameter(np.array([-1.2, 1.0]))
     >>> loss = f(p); loss.backward()
-    >>> float(loss.item()), p.grad.round(1).tolist()
+    >>> round(loss.item(), 6), p.grad.round(1).tolist()
     (24.2, [-215.6, -88.0])
 """
 

@@ -7,7 +7,7 @@ f - min(f) over the plotted box, which shows both the steep walls and the flat v
 Example:
     >>> from descentlab.lab import run_playground
     >>> res = run_playground("himmelblau", "sgd,adam", steps=100)
-    >>> paths = res.save("out/himmelblau")  # contour.png/.svg, loss.png/.svg, table.csv, results.json
+    >>> paths = res.save("out/himmelblau")  # doctest: +SKIP
 """
 
 from __future__ import annotations
