@@ -123,14 +123,16 @@ class History(Callback):
         axes = fig.subplots(1, len(names), squeeze=False)[0]
         x = [e + 1 for e in self.epoch]
         for ax, name in zip(axes, names):
+            paired = f"val_{name}" in self.history
             if name in self.history:
-                ax.plot(x, self.history[name], marker=".", label=f"training {name}")
-            if f"val_{name}" in self.history:
+                label = f"training {name}" if paired else name
+                ax.plot(x, self.history[name], marker=".", label=label)
+            if paired:
                 ax.plot(x, self.history[f"val_{name}"], marker=".", label=f"validation {name}")
+                ax.legend()
             ax.set_xlabel("epoch")
-            ax.set_ylabel(name)
+            ax.set_ylabel("learning rate" if name == "lr" else name)
             ax.grid(alpha=0.3)
-            ax.legend()
         if path is not None:
             fig.savefig(path)
         return fig
