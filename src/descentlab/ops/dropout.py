@@ -102,7 +102,7 @@ def alpha_dropout(x: Any, p: float = 0.5, training: bool = False,
 
     Dropped units are set to SELU's negative saturation -alpha' (alpha' = 1.7581), then
     y = a * x' + b with a = ((1 - p)(1 + p alpha'^2))^(-1/2), b = a alpha' p restores the moments:
-    y = a x on kept units, a alpha' (p - 1) on dropped ones.
+    y = a x + a alpha' p on kept units, a alpha' (p - 1) on dropped ones.
     """
     _check_p("alpha_dropout", p)
     x = as_tensor(x)
