@@ -392,3 +392,17 @@ def test_verbose_writes_to_captured_stream():
     with contextlib.redirect_stdout(buf):
         _fit(mlp(), x, y, verbose=2, epochs=1, batch_size=1)
     assert "stochastic gradient descent, batch_size=1 -> 20 iterations per epoch" in buf.getvalue()
+
+
+def test_training_stack_imports_no_optional_heavyweights():
+    """`descentlab.fit` and `descentlab.io` load rich, matplotlib, safetensors only when used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, descentlab as dl; dl.fit; dl.save; "
+        "heavy = {'rich', 'matplotlib', 'safetensors', 'torch', 'sklearn', 'pandas', 'keras'}; "
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

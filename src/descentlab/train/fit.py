@@ -228,7 +228,7 @@ def fit(
     # Keras order: History after the user's callbacks, so values they add to the logs are recorded.
     cbs = CallbackList([*user_callbacks, history, *progress])
     trainer = Trainer(model, opt, params, history, cbs, user_callbacks, train_loader)
-    trainer.sample_inputs = None if arrays is None else arrays["x"][:256]
+    trainer.sample_inputs = _sample_inputs(arrays, train_loader, dtype)
     if resume_from is not None:
         initial_epoch = trainer._resume(resume_from)
         params["initial_epoch"] = initial_epoch
@@ -253,10 +253,24 @@ def fit(
             trainer._run_after_epoch()
             if trainer.stop_training:
                 break
+    except BaseException:
+        for bar in progress:  # leave the terminal usable if training fails or is interrupted
+            bar.close()
+        raise
     finally:
         model.train(was_training)
     cbs.call("on_train_end", {})
     return history
+
+
+def _sample_inputs(arrays: dict[str, Any] | None, loader: Any, dtype: Any) -> np.ndarray | None:
+    """Up to 256 training inputs for diagnostics (dead ReLU probe), without touching any RNG."""
+    if arrays is not None:
+        return arrays["x"][:256]
+    data_arrays = getattr(getattr(loader, "dataset", None), "arrays", None)
+    if isinstance(data_arrays, tuple) and data_arrays:
+        return _cast_inputs(np.asarray(data_arrays[0][:256]), dtype)
+    return None
 
 
 def _train_one_epoch(model: Any, loader: Any, loss_fn: Any, opt: Any, cw: np.ndarray | None,

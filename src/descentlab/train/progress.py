@@ -121,6 +121,10 @@ class ProgressBar(Callback):
             self._print(line)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the live display (also called by `fit` when training raises)."""
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
