@@ -108,6 +108,21 @@ def test_tune_grid_and_criterion(capsys, tmp_path):
     assert data["table"][0]["lr"] == 0.1
 
 
+def test_transform_contestants(capsys, tmp_path):
+    rc, out, err = _run(
+        capsys, "playground", "-f", "booth", "--transform",
+        "heavy=chain(trace(momentum=0.9), scale_by_learning_rate())", "-t",
+        "fixed=chain(scale_by_adam(), scale_by_learning_rate(0.1))", "--steps", "20",
+        "--no-plots", "--lr-grid", "0.001,0.01", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert rc == 0, err
+    rows = list(csv.DictReader((tmp_path / "table.csv").open()))
+    assert [r["optimizer"] for r in rows] == ["heavy", "fixed"]  # only the transforms
+    assert rows[0]["lr_source"] == "tuned" and rows[1]["lr_source"] == "in transform"
+    rc, _, err = _run(capsys, "playground", "-t", "x=chain(os.system('true'))", "--steps", "5")
+    assert rc == 2 and "not a call of a transformation" in err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

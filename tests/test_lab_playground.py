@@ -402,3 +402,24 @@ def test_docstring_examples_run(module):
         importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE
     )
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_transform_text_is_parsed_safely():
+    from descentlab.lab.playground import parse_transform
+
+    choice = parse_transform("heavy = chain(trace(momentum=0.9), scale_by_learning_rate())")
+    assert choice.label == "heavy" and choice.transform is not None
+    res = run_playground("booth", [choice, "momentum"], steps=30, lr=1e-3)
+    np.testing.assert_allclose(res.runs["heavy"][0].positions, res.runs["momentum"][0].positions)
+    nested = parse_transform("acc=skip_nonfinite(chain(clip_by_global_norm(1.0), scale(-0.1)))")
+    assert nested.transform is not None
+    for bad, message in [
+        ("x=__import__('os').system('true')", "not a call of a transformation"),
+        ("x=chain(trace(0.9), scale_by_adamm())", "did you mean 'scale_by_adam'"),
+        ("x=trace(momentum=foo)", "must be a literal"),
+        ("chain(trace(0.9))", "LABEL=EXPR"),
+        ("x=trace(0.9", "malformed"),
+        ("x=trace(nope=1)", "trace"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            parse_transform(bad)

@@ -3,6 +3,7 @@
     descentlab playground [--function rosenbrock] [--optimizers sgd,momentum,adam] [--steps 500]
                           [--lr 0.01 | --lr sgd=0.01,adam=0.1 | --lr default] [--tune]
                           [--noise 0.1 --seeds 5] [--clip 10] [--start x,y] [--animate] --out DIR
+                          [--transform 'mine=chain(trace(momentum=0.9), scale_by_learning_rate())']
     descentlab list functions|optimizers
 
 `descentlab playground` alone runs the six classic optimizers on Rosenbrock for 500 steps, each
@@ -89,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated registry names, each optionally with hyperparameters: "
                     "'sgd,momentum(momentum=0.5),adam(lr=0.1)'; default "
                     "sgd,momentum,nesterov,adagrad,rmsprop,adam")  # fmt: skip
+    pg.add_argument("--transform", "-t", action="append", default=[], metavar="LABEL=EXPR",
+                    help="an explicit gradient-transformation chain as a contestant, e.g. "
+                    "'heavy=chain(trace(momentum=0.9), scale_by_learning_rate())' (repeatable; "
+                    "with --transform and no --optimizers only the transforms run)")  # fmt: skip
     pg.add_argument("--steps", "-n", type=_positive_int, default=500,
                     help="step budget, the same for every optimizer (default 500)")  # fmt: skip
     pg.add_argument("--lr", default=None,
@@ -212,9 +217,15 @@ def _playground(args: argparse.Namespace) -> int:
     bad = [f for f in formats if f not in ("png", "svg", "pdf")]
     if bad or not formats:
         raise CLIError(f"--formats {args.formats!r}: choose among png, svg, pdf")
+    from descentlab.lab.playground import DEFAULT_OPTIMIZERS, parse_optimizers, parse_transform
+
+    contestants = []
+    if args.optimizers is not None or not args.transform:
+        contestants.extend(parse_optimizers(args.optimizers or ",".join(DEFAULT_OPTIMIZERS)))
+    contestants.extend(parse_transform(t) for t in args.transform)
     result = run_playground(
         surface,
-        args.optimizers,
+        contestants,
         steps=args.steps,
         lr=lr,
         start=args.start,

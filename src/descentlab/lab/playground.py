@@ -47,6 +47,7 @@ __all__ = [
     "PlaygroundResult",
     "parse_optimizers",
     "parse_point",
+    "parse_transform",
     "run_playground",
 ]
 
@@ -203,6 +204,64 @@ def _choice_from(label: str, value: Any) -> OptimizerChoice:
         f"optimizer {label!r}: expected a registry name, a dict of hyperparameters with 'name', "
         f"or a gradient transformation (init/update), got {type(value).__name__}"
     )
+
+
+# Helpers in descentlab.optim.transforms that do not build a transformation.
+_NOT_TRANSFORMS = {"GradientTransformation", "global_norm", "swap_ema"}
+
+
+def parse_transform(text: str) -> OptimizerChoice:
+    """A contestant from text ``"label=chain(trace(momentum=0.9), scale_by_learning_rate())"``.
+
+    Only calls of the transformations in `descentlab.optim.transforms` with literal arguments (or
+    nested transformations) are allowed: a restricted `ast` walk, nothing is evaluated as code.
+    A chain ending in ``scale_by_learning_rate()`` takes the playground's (given or tuned) lr.
+
+    Example:
+        >>> parse_transform("heavy=chain(trace(0.9), scale_by_learning_rate())").label
+        'heavy'
+    """
+    from descentlab.optim import transforms as T
+
+    allowed = sorted(n for n in T.__all__ if n not in _NOT_TRANSFORMS)
+    label, eq, body = text.partition("=")
+    if not eq or not label.strip() or "(" in label:
+        raise ValueError(
+            f"transform {text!r}: write LABEL=EXPR, e.g. "
+            "'heavy=chain(trace(momentum=0.9), scale_by_learning_rate())'"
+        )
+    try:
+        tree = ast.parse(body.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise ValueError(f"transform {text!r} is malformed: {exc.msg}") from None
+
+    def build(node: ast.AST) -> Any:
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+            raise ValueError(
+                f"transform {text!r}: {ast.unparse(node)!r} is not a call of a transformation "
+                f"({', '.join(allowed)})"
+            )
+        if node.func.id not in allowed:
+            raise unknown_name_error("transformation", node.func.id, allowed)
+        args = [arg(a) for a in node.args]
+        kwargs = {str(k.arg): arg(k.value) for k in node.keywords}
+        try:
+            return getattr(T, node.func.id)(*args, **kwargs)
+        except TypeError as exc:
+            raise ValueError(f"transform {text!r}: {node.func.id}: {exc}") from None
+
+    def arg(node: ast.AST) -> Any:
+        if isinstance(node, ast.Call):
+            return build(node)
+        try:
+            return ast.literal_eval(node)
+        except ValueError:
+            raise ValueError(
+                f"transform {text!r}: argument {ast.unparse(node)!r} must be a literal "
+                "(number, True/False, tuple) or a transformation"
+            ) from None
+
+    return OptimizerChoice(label=label.strip(), transform=build(tree))
 
 
 def parse_point(text: Any) -> tuple[float, float]:
