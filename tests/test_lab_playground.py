@@ -213,6 +213,8 @@ def test_nan_is_divergence():
     s = expression("log(x) + y**2", plot_range=(0.01, 3, -2, 2), start=(0.5, 1))
     res = run_playground(s, "sgd", lr=1.0, steps=10)
     assert res.table[0]["status"] == "diverged"
+    fine = run_playground(s, "sgd", lr=1e-3, steps=10)
+    assert fine.table[0]["status"] == "finished"  # no known minimum: nothing to reach
     assert np.all(np.isfinite(res.runs["sgd"][0].values))
 
 
@@ -303,6 +305,8 @@ def test_clear_errors():
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match="steps must be a positive integer"):
             run_playground("booth", "sgd", steps=bad)
+    with pytest.raises(ValueError, match="outside the divergence box"):
+        run_playground("booth", "sgd", steps=5, start=(1e6, 0))
     with pytest.raises(ValueError, match="noise"):
         run_playground("booth", "sgd", steps=5, noise=-1)
     with pytest.raises(ValueError, match="either one lr for everyone or tune"):

@@ -602,6 +602,8 @@ def _row(choice: OptimizerChoice, runs: list[Run], lr: float | None, lr_source: 
     n_div = sum(r.diverged for r in runs)
     if n_div == len(runs):
         status = "diverged"
+    elif surface.success_threshold(1.0) is None:  # no known minimum: nothing to reach
+        status = "finished" if n_div == 0 else "mixed"
     elif len(hits) == len(runs):
         status = "reached"
     elif hits or n_div:
@@ -685,6 +687,13 @@ def run_playground(
     choices = parse_optimizers(optimizers)
     start_pt = surface.start if start is None else parse_point(start)
     box = surface.bounds if bounds is None else tuple(float(v) for v in bounds)
+    if len(box) != 4 or not (box[0] < box[1] and box[2] < box[3]):
+        raise ValueError(f"bounds must be (xmin, xmax, ymin, ymax) with min < max, got {bounds}")
+    if not (box[0] <= start_pt[0] <= box[1] and box[2] <= start_pt[1] <= box[3]):
+        raise ValueError(
+            f"start point {tuple(start_pt)} is outside the divergence box {tuple(box)} of "
+            f"{surface.name!r}; start inside it (the plot range is {surface.plot_range})"
+        )
     threshold = surface.success_threshold(tol)
     if criterion == "steps" and threshold is None:
         raise ValueError(
