@@ -382,3 +382,36 @@ def test_clip_grad_norm_nonfinite_and_value(torch):
     np.testing.assert_array_equal(q.grad, r.grad.numpy())
     empty = dl.nn.Parameter(np.zeros(2))
     assert clip_grad_norm_([empty], 1.0) == 0.0  # no gradients: norm 0, nothing to do
+
+
+# ----------------------------------------------------------------------------- flat buffers
+@pytest.mark.parametrize("chunk", [1 << 16, 4])  # 4: the flat buffer is fed in chunks of 4
+@pytest.mark.parametrize("name", sorted(set(optim.available()) - {"lbfgs"}))
+def test_flat_buffer_gives_the_same_trajectory(name, chunk, monkeypatch):
+    """flatten() keeps parameters and state in one buffer: bit-identical steps, with a fallback
+    to per-tensor steps when a parameter has no gradient, and resumable from a state_dict."""
+    monkeypatch.setattr("descentlab.optim.optimizer._CHUNK", chunk)
+    plain, flat = _model(), _model()
+    opt_plain = optim.get(name, plain.parameters())
+    opt_flat = optim.get(name, flat.parameters()).flatten()
+    _train(plain, opt_plain, 0, 10)
+    _train(flat, opt_flat, 0, 10)
+    # one step where the last bias has no gradient: the flat group falls back to per tensor
+    for model, opt in ((plain, opt_plain), (flat, opt_flat)):
+        x, y = _batches(99)
+        opt.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        list(model.parameters())[-1].grad = None
+        opt.step()
+    _train(plain, opt_plain, 10, 20)
+    sd = _json_roundtrip(opt_flat.state_dict())
+    _train(flat, opt_flat, 10, 20)
+    for a, b in zip(plain.parameters(), flat.parameters()):
+        assert np.array_equal(a.data, b.data)
+    for sa, sb in zip(opt_plain.state_dict()["state"], opt_flat.state_dict()["state"]):
+        assert sa.keys() == sb.keys()
+        for k in sa:
+            assert np.array_equal(sa[k], sb[k]), k
+    opt_flat.load_state_dict(sd)  # loading replaces the state: the flat buffers are rebuilt
+    buf = opt_flat._flat_cache[0]["buf"]
+    assert all(p.data.base is buf for p in flat.parameters())

@@ -32,6 +32,7 @@ from descentlab.tensor import Tensor, enable_grad
 __all__ = ["Optimizer", "check_hyperparameters"]
 
 _TUPLE_KEYS = ("betas", "etas", "step_sizes")
+_CHUNK = 1 << 16  # elements per chunk in flat mode: 256 KiB of float32, a few arrays fit in L2
 
 
 def _range_error(name: str, value: Any, allowed: str) -> ValueError:
@@ -79,6 +80,8 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         self.state: list[dict[str, Any]] = []
         self._scratch: list[np.ndarray | None] = []
+        self._flat = False
+        self._flat_cache: dict[int, dict[str, Any]] = {}
         if isinstance(params, Tensor):
             raise TypeError(
                 "params must be an iterable of Parameters or of dicts, got a single Tensor; "
@@ -143,13 +146,130 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         offset = 0
-        for group in self.param_groups:
+        for gi, group in enumerate(self.param_groups):
             params = group["params"]
             active = [j for j, p in enumerate(params) if p.grad is not None]
-            if active:
-                self._step_group(group, [offset + j for j in active], [params[j] for j in active])
+            index = [offset + j for j in active]
             offset += len(params)
+            if not active:
+                continue
+            if (
+                self._flat
+                and len(active) == len(params)
+                and self._step_group_flat(gi, group, index)
+            ):
+                continue
+            self._step_group(group, index, [params[j] for j in active])
         return loss
+
+    # ------------------------------------------------------------------ flat buffers
+    def flatten(self) -> Optimizer:
+        """Keep each group's parameters (and their optimizer state) in one contiguous buffer.
+
+        Every `p.data` becomes a view into its group's buffer, so a step is a handful of NumPy calls
+        on one array whatever the number of tensors. The trajectory is the same as without it.
+        Steps where some parameter of a group has no gradient fall back to the per-tensor path.
+        Returns self, so `opt = Adam(params).flatten()` works.
+        """
+        self._flat = True
+        return self
+
+    def _flat_params(self, gi: int, params: list[Tensor]) -> dict[str, Any] | None:
+        """The group's flat parameter buffer, (re)built when a parameter's data was replaced."""
+        cache = self._flat_cache.get(gi)
+        if cache is not None and all(
+            p.data.base is cache["buf"] or p.data is cache["buf"] for p in params
+        ):
+            return cache
+        dtypes = {p.data.dtype for p in params}
+        if len(dtypes) != 1:
+            return None  # mixed dtypes: stay per tensor
+        buf = np.concatenate([p.data.reshape(-1) for p in params])
+        offsets = np.cumsum([0] + [p.data.size for p in params]).tolist()
+        for p, a, b in zip(params, offsets[:-1], offsets[1:]):
+            p.data = buf[a:b].reshape(p.data.shape)
+        cache = {"buf": buf, "offsets": offsets, "shapes": [p.data.shape for p in params],
+                 "grad": np.empty_like(buf), "state": None}  # fmt: skip
+        self._flat_cache[gi] = cache
+        return cache
+
+    def _step_group_flat(self, gi: int, group: Mapping[str, Any], index: list[int]) -> bool:
+        params = group["params"]
+        cache = self._flat_params(gi, params)
+        if cache is None:
+            return False
+        buf, offsets = cache["buf"], cache["offsets"]
+        tx = self._transform(group)
+        states = [self.state[i] for i in index]
+        if not any(states):  # first step: create the state on the flat buffer, views per tensor
+            cache["state"] = tx.init([buf])
+            self._bind_flat_state(cache, index)
+        elif not all(states):
+            return False
+        elif cache["state"] is None or not self._flat_state_valid(cache, index):
+            flat_state = {}
+            for k, v in states[0].items():
+                values = [s.get(k) for s in states]
+                if isinstance(v, np.ndarray):
+                    flat_state[k] = [np.concatenate([x.reshape(-1) for x in values])]
+                elif all(x is None for x in values):
+                    flat_state[k] = [None]
+                elif all(x == v for x in values):  # shared scalars (step counts)
+                    flat_state[k] = [v]
+                else:
+                    return False  # tensors that skipped steps differ: stay per tensor
+            cache["state"] = flat_state
+            self._bind_flat_state(cache, index)
+        grad = cache["grad"]
+        for p, a, b in zip(params, offsets[:-1], offsets[1:]):
+            if p.grad.size != b - a:
+                raise ValueError(
+                    f"a parameter has {b - a} elements but its gradient has {p.grad.size}"
+                )
+            np.copyto(grad[a:b], p.grad.reshape(-1), casting="same_kind")
+        flat_state = cache["state"]
+        n = buf.size
+        if tx.elementwise and n > 2 * _CHUNK and all(v[0] is not None for v in flat_state.values()):
+            # Feed the buffer in cache-sized chunks, as if they were separate tensors: each of the
+            # ~15 NumPy passes of a step then re-reads data from cache rather than from memory.
+            cuts = [slice(a, min(a + _CHUNK, n)) for a in range(0, n, _CHUNK)]
+            chunked = {k: [v[0][c] for c in cuts] if isinstance(v[0], np.ndarray) else
+                       [v[0]] * len(cuts) for k, v in flat_state.items()}  # fmt: skip
+            updates, chunked = tx.update([grad[c] for c in cuts], chunked, [buf[c] for c in cuts],
+                                         group)  # fmt: skip
+            for c, u in zip(cuts, updates):
+                buf[c] += u
+            for k, v in flat_state.items():
+                if not isinstance(v[0], np.ndarray):
+                    v[0] = chunked[k][0]  # scalars (step counts) advanced alike in every chunk
+        else:
+            updates, flat_state = tx.update([grad], flat_state, [buf], group)
+            buf += updates[0]
+        cache["state"] = flat_state
+        self._bind_flat_state(cache, index)
+        return True
+
+    def _bind_flat_state(self, cache: dict[str, Any], index: list[int]) -> None:
+        """Point each tensor's state entries at slices of the flat state (views, no copies)."""
+        offsets, shapes = cache["offsets"], cache["shapes"]
+        for j, i in enumerate(index):
+            a, b = offsets[j], offsets[j + 1]
+            entry = self.state[i] if self.state[i] else {}
+            for k, v in cache["state"].items():
+                x = v[0]
+                entry[k] = x[a:b].reshape(shapes[j]) if isinstance(x, np.ndarray) else x
+            self.state[i] = entry
+
+    def _flat_state_valid(self, cache: dict[str, Any], index: list[int]) -> bool:
+        for i in index:
+            for k, v in cache["state"].items():
+                x, mine = v[0], self.state[i].get(k)
+                if isinstance(x, np.ndarray):
+                    if not isinstance(mine, np.ndarray) or mine.base is not x:
+                        return False
+                elif mine != x:
+                    return False
+        return True
 
     def _step_group(self, group: Mapping[str, Any], index: list[int], params: list[Tensor]) -> None:
         tx = self._transform(group)

@@ -71,10 +71,16 @@ Schedule = Callable[[int], float]
 
 
 class GradientTransformation(NamedTuple):
-    """A pair `init(params) -> state`, `update(updates, state, params, hyper) -> (updates, state)`."""
+    """A pair `init(params) -> state`, `update(updates, state, params, hyper) -> (updates, state)`.
+
+    `elementwise=True` declares that every output coordinate depends only on the same coordinate
+    of the inputs and state (no norms across a tensor), so the caller may feed the arrays in
+    chunks (the `Optimizer`'s flat mode does, to keep its working set in cache).
+    """
 
     init: Callable[[Sequence[np.ndarray]], State]
     update: Callable[..., tuple[Arrays, State]]
+    elementwise: bool = False
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -150,22 +156,22 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
             updates, state = t.update(updates, state, params, hyper)
         return updates, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, all(t.elementwise for t in transforms))
 
 
 def _stateless(
-    fn: Callable[[Arrays, Sequence[np.ndarray], Hyper], Arrays],
+    fn: Callable[[Arrays, Sequence[np.ndarray], Hyper], Arrays], elementwise: bool = False
 ) -> GradientTransformation:
     def update(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
                hyper: Hyper = None) -> tuple[Arrays, State]:  # fmt: skip
         return fn(updates, params, hyper), state
 
-    return GradientTransformation(lambda params: {}, update)
+    return GradientTransformation(lambda params: {}, update, elementwise)
 
 
 def identity() -> GradientTransformation:
     """Leave the updates unchanged (a neutral element of `chain`)."""
-    return _stateless(lambda u, p, h: u)
+    return _stateless(lambda u, p, h: u, elementwise=True)
 
 
 # ----------------------------------------------------------------------------- scaling
@@ -178,7 +184,7 @@ def scale(factor: float) -> GradientTransformation:
             u *= factor
         return updates
 
-    return _stateless(fn)
+    return _stateless(fn, elementwise=True)
 
 
 def maximize() -> GradientTransformation:
@@ -215,7 +221,7 @@ def scale_by_learning_rate(lr: float | Schedule | None = None) -> GradientTransf
             u *= rate
         return updates, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, elementwise=True)
 
 
 # ----------------------------------------------------------------------------- weight decay
@@ -229,7 +235,7 @@ def add_l2(weight_decay: float) -> GradientTransformation:
                 u += p * wd
         return updates
 
-    return _stateless(fn)
+    return _stateless(fn, elementwise=True)
 
 
 def add_decayed_weights(weight_decay: float) -> GradientTransformation:
@@ -246,7 +252,7 @@ def add_decayed_weights(weight_decay: float) -> GradientTransformation:
                 u += p * wd
         return updates
 
-    return _stateless(fn)
+    return _stateless(fn, elementwise=True)
 
 
 # ----------------------------------------------------------------------------- momentum
@@ -298,7 +304,7 @@ def trace(momentum: float = 0.9, dampening: float = 0.0, nesterov: bool = False,
                 np.copyto(u, b)
         return updates, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, elementwise=True)
 
 
 # ----------------------------------------------------------------------------- adaptive scalings
@@ -335,7 +341,7 @@ def scale_by_adagrad(eps: float = 1e-10, initial_accumulator_value: float = 0.0,
                 u /= 1.0 + (t - 1) * lr_decay
         return updates, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, elementwise=True)
 
 
 def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, centered: bool = False,
@@ -384,7 +390,7 @@ def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, centered: bool = False,
             u /= sq
         return updates, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, elementwise=True)
 
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, amsgrad: bool = False,
@@ -462,7 +468,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, amsgrad
                 g *= math.sqrt(bc2) / bc1
         return updates, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, elementwise=True)
 
 
 def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
@@ -503,7 +509,7 @@ def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
             g /= 1.0 - b1 ** steps[i]
         return updates, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, elementwise=True)
 
 
 def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> GradientTransformation:
@@ -550,7 +556,7 @@ def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Gra
                 g *= math.sqrt(bc2) * rect
         return updates, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, elementwise=True)
 
 
 def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransformation:
@@ -587,7 +593,7 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
             d += tmp
         return updates, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, elementwise=True)
 
 
 def scale_by_lion(b1: float = 0.9, b2: float = 0.99) -> GradientTransformation:
@@ -614,7 +620,7 @@ def scale_by_lion(b1: float = 0.9, b2: float = 0.99) -> GradientTransformation:
             np.sign(c, out=g)
         return updates, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, elementwise=True)
 
 
 def scale_by_rprop(lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
@@ -653,7 +659,7 @@ def scale_by_rprop(lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
             np.negative(g, out=g)
         return updates, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, elementwise=True)
 
 
 def scale_by_asgd(lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
@@ -694,7 +700,7 @@ def scale_by_asgd(lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
             state["mu"][i] = 1 / max(1, t - t0)
         return updates, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, elementwise=True)
 
 
 # ----------------------------------------------------------------------------- clipping
@@ -707,7 +713,7 @@ def clip(max_delta: float) -> GradientTransformation:
             np.clip(u, -c, c, out=u)
         return updates
 
-    return _stateless(fn)
+    return _stateless(fn, elementwise=True)
 
 
 def clip_by_norm(max_norm: float) -> GradientTransformation:
@@ -836,7 +842,7 @@ def accumulate(every_k: int, inner: GradientTransformation) -> GradientTransform
             u.fill(0)
         return updates, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, inner.elementwise)
 
 
 def skip_nonfinite(inner: GradientTransformation) -> GradientTransformation:
