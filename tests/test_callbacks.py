@@ -279,7 +279,12 @@ def test_model_checkpoint_weights_only_best(tmp_path):
     dl.load(tmp_path / "best-03.safetensors", check)
     assert (check[0].weight.data == 5.0).all()
     with pytest.raises(ValueError, match="save_freq"):
-        ModelCheckpoint("x", save_freq="batch")
+        ModelCheckpoint("x", save_freq=100)
+    every2 = ModelCheckpoint(tmp_path / "p-{epoch}.safetensors", save_weights_only=True, period=2)
+    attach(every2, model=model)
+    for epoch in range(5):
+        every2.on_epoch_end(epoch, {})
+    assert sorted(p.name for p in tmp_path.glob("p-*")) == ["p-2.safetensors", "p-4.safetensors"]
 
 
 # ---------------------------------------------------------------- progress

@@ -269,7 +269,7 @@ class ModelCheckpoint(Callback):
     optimizer, epoch, RNG state, history and callback states — that `fit(..., resume_from=path)`
     continues exactly. The file is written after every callback has seen the epoch, so the states
     it holds are all from the same moment. With `save_best_only` only improvements of `monitor`
-    are saved.
+    are saved; `period=N` saves every N-th epoch only.
 
     Example:
         >>> ModelCheckpoint("run/last.safetensors")                       # doctest: +SKIP
@@ -284,22 +284,25 @@ class ModelCheckpoint(Callback):
         save_best_only: bool = False,
         save_weights_only: bool = False,
         mode: str = "auto",
-        save_freq: str | int = "epoch",
+        save_freq: str = "epoch",
         initial_value_threshold: float | None = None,
+        period: int = 1,
     ) -> None:
         super().__init__()
-        if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq >= 1):
+        if save_freq != "epoch":
             raise ValueError(
-                f"ModelCheckpoint: save_freq must be 'epoch' or a positive number of epochs, "
-                f"got {save_freq!r}"
+                f"ModelCheckpoint: save_freq={save_freq!r} is not supported: checkpoints are "
+                "written at epoch ends (save_freq='epoch'); use period=N for every N-th epoch"
             )
+        if isinstance(period, bool) or not isinstance(period, int) or period < 1:
+            raise ValueError(f"ModelCheckpoint: period must be a positive integer, got {period!r}")
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
         self.mode = _resolve_mode(mode, monitor, "ModelCheckpoint")
-        self.every = 1 if save_freq == "epoch" else int(save_freq)
+        self.every = period
         if initial_value_threshold is not None:
             self.best = float(initial_value_threshold)
         else:
