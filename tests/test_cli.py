@@ -82,6 +82,7 @@ def test_noise_seeds_clip_and_table_only(capsys, tmp_path):
     assert data["settings"]["seeds"] == [0, 1, 2] and data["settings"]["clip_norm"] == 5.0
     assert "clipped to L2 norm 5" in out and "noise std 0.5" in out
     assert all(len(v) == 3 for v in data["runs"].values())
+    assert "rmsprop: lr 0.1 (given), 3 run(s)" in err  # progress goes to stderr
 
 
 def test_expression_start_and_html_animation(capsys, tmp_path):

@@ -237,6 +237,7 @@ def _playground(args: argparse.Namespace) -> int:
         lr_grid=_parse_grid(args.lr_grid),
         criterion=args.criterion,
         tol=args.tol,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
     out = Path(args.out) if args.out else Path("descentlab-out") / f"playground-{surface.name}"
     if args.no_plots:

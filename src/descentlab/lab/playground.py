@@ -646,6 +646,7 @@ def run_playground(
     tol: float = 1e-3,
     bounds: tuple[float, float, float, float] | None = None,
     dtype: Any = np.float64,
+    progress: Callable[[str], None] | None = None,
 ) -> PlaygroundResult:
     """Run each optimizer from the same start for the same number of steps and tabulate.
 
@@ -667,6 +668,7 @@ def run_playground(
         tol: a run "reaches the target" at the first step with f - f* <= tol.
         bounds: the divergence box (xmin, xmax, ymin, ymax); default: `surface.bounds`.
         dtype: parameter dtype (float64 by default, so the picture shows the method, not rounding).
+        progress: called with one line per finished optimizer (the CLI prints it to stderr).
 
     Returns:
         A `PlaygroundResult` (trajectories per seed, a table with one row per optimizer, settings).
@@ -735,6 +737,7 @@ def run_playground(
     tuning: dict[str, list[dict[str, Any]]] = {}
     used_lr: dict[str, Any] = {}
     for choice in choices:
+        t_choice = time.perf_counter()
         lr_key = None if choice.transform is not None else _lr_key(str(choice.name))
         fixed_in_name = lr_key is not None and lr_key in choice.hyper
         given = fixed_in_name or (isinstance(lr, Mapping) and choice.label in lr)
@@ -774,6 +777,12 @@ def run_playground(
         shown_lr = rate if rate is not None else (_default_lr(choice) if fixed_in_name else None)
         runs[choice.label] = rs
         used_lr[choice.label] = {"lr": shown_lr, "source": source}
+        if progress is not None:
+            how = f"lr {shown_lr:.3g} ({source})" if shown_lr is not None else "lr in transform"
+            n_runs = len(seed_list) * (len(grid) if source == "tuned" else 1)
+            progress(
+                f"{choice.label}: {how}, {n_runs} run(s) in {time.perf_counter() - t_choice:.1f} s"
+            )
         table.append(_row(choice, rs, shown_lr, source, surface))
 
     settings: dict[str, Any] = {
