@@ -189,8 +189,9 @@ def test_train_mode_for_fitting_eval_and_no_graph_for_validation_and_predict():
     fit(model, x, y, loss="cross_entropy", optimizer=sgd(model), batch_size=10, epochs=1,
         validation_data=(x[:5], y[:5]), verbose=0)  # fmt: skip
     assert model.training is False
-    # label-check probes of y and validation y (eval, no grad), 2 training batches, 1 validation
-    assert model.calls == [(False, False)] * 2 + [(True, True)] * 2 + [(False, False)]
+    # one probe pass (eval, no grad; builds lazy layers, checks labels), 2 training batches,
+    # 1 validation batch
+    assert model.calls == [(False, False)] + [(True, True)] * 2 + [(False, False)]
     model.calls.clear()
     model.train()
     predict(model, x)
@@ -282,6 +283,20 @@ def test_dataset_and_dataloader_inputs():
     h = fit(model, loader, loss="cross_entropy", optimizer=sgd(model), epochs=1,
             validation_data=dl.data.DataLoader(ds, batch_size=30), verbose=0)  # fmt: skip
     assert h.params["steps"] == 5 and "val_loss" in h.history
+
+
+def test_lazy_layers_are_built_before_the_optimizer_collects_parameters():
+    x, y = toy(30, d=5)
+    dl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(None, 8), nn.ReLU(), nn.Linear(8, 3))
+    loader = dl.data.DataLoader(dl.data.TensorDataset(x, y), batch_size=10)
+    history = fit(model, loader, loss="cross_entropy", optimizer="sgd", epochs=2, verbose=0)
+    assert model[0].weight.shape == (8, 5) and len(history.epoch) == 2
+    dl.manual_seed(0)
+    untrained = nn.Sequential(nn.Linear(None, 8), nn.ReLU(), nn.Linear(8, 3))
+    untrained(dl.tensor(x[:2]))  # builds with the same random draws as inside fit
+    assert untrained[0].weight.shape == (8, 5)
+    assert not np.array_equal(model[0].weight.data, untrained[0].weight.data)  # it was trained
 
 
 def test_plain_callable_loss_and_lr_in_history():

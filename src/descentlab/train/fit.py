@@ -200,10 +200,14 @@ def fit(
         x, y, batch_size, validation_split, validation_data, shuffle, sample_weight, dtype
     )
     cw = _class_weight_table(class_weight)
-    if arrays is not None and _is_class_loss(loss_fn):
-        _check_labels(model, arrays["x"], arrays["y"], "y")
-        if arrays.get("x_val") is not None:
-            _check_labels(model, arrays["x_val"], arrays["y_val"], "validation y")
+    sample_inputs = _sample_inputs(arrays, train_loader, dtype)
+    # One forward pass on two samples, before the optimizer collects the parameters: it builds
+    # lazy layers (Linear(None, n)) and tells the number of outputs for the label check.
+    out_shape = _probe(model, sample_inputs)
+    if arrays is not None and out_shape is not None and _is_class_loss(loss_fn):
+        _check_labels(out_shape, arrays["y"], "y")
+        if arrays.get("y_val") is not None:
+            _check_labels(out_shape, arrays["y_val"], "validation y")
     opt = _resolve_optimizer(optimizer, model)
     train_metrics = _resolve_metrics(metrics)
     val_metrics = _resolve_metrics(metrics) if val_loader is not None else []
@@ -228,7 +232,7 @@ def fit(
     # Keras order: History after the user's callbacks, so values they add to the logs are recorded.
     cbs = CallbackList([*user_callbacks, history, *progress])
     trainer = Trainer(model, opt, params, history, cbs, user_callbacks, train_loader)
-    trainer.sample_inputs = _sample_inputs(arrays, train_loader, dtype)
+    trainer.sample_inputs = sample_inputs
     if resume_from is not None:
         initial_epoch = trainer._resume(resume_from)
         params["initial_epoch"] = initial_epoch
@@ -267,10 +271,28 @@ def _sample_inputs(arrays: dict[str, Any] | None, loader: Any, dtype: Any) -> np
     """Up to 256 training inputs for diagnostics (dead ReLU probe), without touching any RNG."""
     if arrays is not None:
         return arrays["x"][:256]
-    data_arrays = getattr(getattr(loader, "dataset", None), "arrays", None)
+    dataset = getattr(loader, "dataset", None)
+    data_arrays = getattr(dataset, "arrays", None)
     if isinstance(data_arrays, tuple) and data_arrays:
         return _cast_inputs(np.asarray(data_arrays[0][:256]), dtype)
-    return None
+    if dataset is None or len(dataset) == 0:
+        return None
+    first = next(iter(DataLoader(dataset, batch_size=min(256, len(dataset)), shuffle=False)))
+    return _cast_inputs(np.asarray(first[0]), dtype)
+
+
+def _probe(model: Any, x: np.ndarray | None) -> tuple[int, ...] | None:
+    """Output shape of the model on two samples, in eval mode without a graph (None if no x)."""
+    if x is None or len(x) == 0:
+        return None
+    was_training = bool(getattr(model, "training", True))
+    try:
+        model.eval()
+        with no_grad():
+            out = model(Tensor(x[:2]))
+    finally:
+        model.train(was_training)
+    return tuple(np.shape(getattr(out, "data", out)))
 
 
 def _train_one_epoch(model: Any, loader: Any, loss_fn: Any, opt: Any, cw: np.ndarray | None,
@@ -367,8 +389,9 @@ def evaluate(
         and isinstance(loader.dataset, TensorDataset)
     ):
         arrays = loader.dataset.arrays
-        if len(arrays) >= 2:
-            _check_labels(model, arrays[0], arrays[1], "y")
+        out_shape = _probe(model, arrays[0])
+        if len(arrays) >= 2 and out_shape is not None:
+            _check_labels(out_shape, arrays[1], "y")
     mets = _resolve_metrics(metrics)
     if loss_fn is None and not mets:
         raise ValueError("evaluate: give a loss and/or metrics to compute")
@@ -787,18 +810,10 @@ def _resolve_metrics(metrics: Iterable[Any]) -> list[tuple[str, Any]]:
     return out
 
 
-def _check_labels(model: Any, x: np.ndarray, y: np.ndarray | None, name: str) -> None:
-    """Class-index labels must lie in [0, C) for a model with C outputs (binary: {0, 1})."""
-    if y is None or len(x) == 0 or not np.issubdtype(y.dtype, np.integer) or y.ndim != 1:
+def _check_labels(shape: tuple[int, ...], y: np.ndarray | None, name: str) -> None:
+    """Class-index labels must lie in [0, C) for a model whose output has shape (n, C)."""
+    if y is None or len(y) == 0 or not np.issubdtype(y.dtype, np.integer) or y.ndim != 1:
         return
-    was_training = bool(getattr(model, "training", True))
-    try:
-        model.eval()
-        with no_grad():
-            out = model(Tensor(x[:2]))
-    finally:
-        model.train(was_training)
-    shape = np.shape(getattr(out, "data", out))
     if len(shape) != 2:
         return
     c = int(shape[1])
