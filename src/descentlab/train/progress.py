@@ -116,9 +116,11 @@ class ProgressBar(Callback):
         it = "" if steps is None else f" - {steps}/{steps} it"
         line = f"{head}{it} - {took:.1f}s{format_logs(logs or {})}"
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, info=format_logs(logs or {}))
-        else:
-            self._print(line)
+            # The finished epoch becomes a plain line above the live bar, so the live area stays
+            # one line high however many epochs run.
+            self._progress.remove_task(self._task)
+            self._task = None
+        self._print(line)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self.close()
