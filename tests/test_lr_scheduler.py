@@ -305,3 +305,24 @@ def test_bad_arguments_raise_clear_errors():
         o.step()
     with pytest.raises(ValueError, match="total_steps"):
         o.step()
+
+
+def test_schedule_lr_drives_torch_named_optimizer_with_a_pure_schedule():
+    from descentlab.optim import schedules
+
+    cos = schedules.CosineDecay(0.1, 50, alpha=0.01)
+    opt = make_ours()
+    s = ls.ScheduleLR(opt, [cos, schedules.ExponentialDecay(0.05, 10, 0.5)])
+    lrs, _ = run(s, opt, STEPS)
+    expected = [[cos(e), 0.05 * 0.5 ** (e / 10)] for e in range(1, STEPS + 1)]
+    np.testing.assert_allclose(lrs, expected, rtol=1e-15)
+    # Inside SequentialLR a ScheduleLR restarts at its step 0, like schedules.Join.
+    opt = make_ours()
+    seq = ls.SequentialLR(opt, [ls.LinearLR(opt, 0.1, total_iters=5), ls.ScheduleLR(opt, cos)], [5])
+    join = schedules.Join([schedules.Constant(0.0), cos], [5])
+    lrs, _ = run(seq, opt, 30)
+    np.testing.assert_allclose(lrs[4:, 0], [join(e) for e in range(5, 31)], rtol=1e-15)
+    state = json.loads(json.dumps(s.state_dict()))
+    assert "schedules" not in state and state["last_epoch"] == STEPS
+    with pytest.raises(TypeError, match="function of the step"):
+        ls.ScheduleLR(make_ours(), 0.1)

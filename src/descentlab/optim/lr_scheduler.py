@@ -6,7 +6,7 @@ and are stepped once per epoch (or batch) *after* `optimizer.step()`. Most compu
 from the current one (the "chainable" recursive form, so two schedulers can act on one
 optimizer); `SequentialLR` jumps a scheduler back to epoch 0 with its closed form, exactly as
 torch does, so the sequences agree to the last bit. For pure functions of the step see
-`descentlab.optim.schedules`.
+`descentlab.optim.schedules`; `ScheduleLR(optimizer, schedule)` makes one drive any optimizer.
 
 Every scheduler has `step()`, `get_last_lr()`, `last_epoch`, and a JSON-able `state_dict()` /
 `load_state_dict()` (LambdaLR stores no functions: re-create it with the same lambdas, then load).
@@ -49,6 +49,7 @@ __all__ = [
     "SequentialLR",
     "ChainedScheduler",
     "ReduceLROnPlateau",
+    "ScheduleLR",
 ]
 
 
@@ -704,6 +705,33 @@ class OneCycleLR(LRScheduler):
                 )
                 _set_momentum(group, self.momentum_key, m)
         return lrs
+
+
+class ScheduleLR(LRScheduler):
+    """Drive an optimizer with a pure schedule: lr = schedule(epoch) (one schedule or one per group).
+
+    Not in PyTorch; the bridge from `descentlab.optim.schedules` (functions of the step) to any
+    optimizer with `param_groups`. The schedule gives the lr itself, not a factor of initial_lr.
+    The state holds the epoch count only: re-create with the same schedule, then load.
+
+    Example: `ScheduleLR(opt, schedules.CosineDecay(0.1, 1000))`, stepped once per batch.
+    """
+
+    _not_state = ("optimizer", "_is_initial", "schedules")
+
+    def __init__(self, optimizer: Any, schedule: Any, last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer)
+        self.schedules = _per_group("schedule", optimizer, schedule)
+        for fn in self.schedules:
+            if not callable(fn):
+                raise TypeError(f"`schedule` must be a function of the step, got {fn!r}")
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return self._get_closed_form_lr()
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [float(fn(self.last_epoch)) for fn in self.schedules]
 
 
 def _check_same_optimizer(owner: str, optimizer: Any, schedulers: Sequence[Any]) -> None:

@@ -1,9 +1,10 @@
 """Learning-rate schedules: pure functions of the step number.
 
 A schedule is any callable `schedule(step) -> float`; every class here is a small frozen dataclass
-whose `__call__` writes its formula, so a schedule can be used wherever a float learning rate is
-accepted (`SGD(params, lr=CosineDecay(0.1, 1000))`, `keras.optimizers.Adam(learning_rate=...)`).
-`step` counts optimizer updates from 0. The Keras-named ones (`ExponentialDecay`,
+whose `__call__` writes its formula. Use one as `learning_rate` of `descentlab.keras.optimizers`
+(evaluated at the iteration count, as Keras does), in `transforms.scale_by_learning_rate(schedule)`,
+or drive a PyTorch-named optimizer with `lr_scheduler.ScheduleLR(opt, schedule)`. `step` counts
+optimizer updates from 0. The Keras-named ones (`ExponentialDecay`,
 `PiecewiseConstantDecay`, `InverseTimeDecay`, `PolynomialDecay`, `CosineDecay`, `CosineDecayRestarts`)
 take Keras' arguments and give `keras.optimizers.schedules`' values (Keras computes in float32, we
 in float64). `OneCycle` and `Cyclic` give `torch.optim.lr_scheduler.OneCycleLR` / `CyclicLR`'s lr at
