@@ -192,7 +192,7 @@ def save_figures(result: PlaygroundResult, out_dir: str | Path,
 def _animation_frames(result: PlaygroundResult, dpi: int) -> tuple[Any, list, tuple, np.ndarray]:
     """Render the static picture once; return it with each path in axes-pixel coordinates."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.0, 5.2), layout="constrained", dpi=dpi)
+    fig, ax = plt.subplots(figsize=(7.6, 5.2), layout="constrained", dpi=dpi)
     try:
         _draw_surface(ax, result)
         sx, sy = result.settings["start"]
@@ -201,7 +201,8 @@ def _animation_frames(result: PlaygroundResult, dpi: int) -> tuple[Any, list, tu
         for i, row in enumerate(result.table):
             ax.plot([], [], "-", color=_color(i), lw=1.6, label=_label(result, row))
             paths.append((result.runs[row["optimizer"]][0].positions, _color(i)))
-        ax.legend(loc="best", fontsize=7, framealpha=0.85)
+        # Outside the axes: the frames draw the paths over everything inside them.
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=7)
         ax.set_title(_title(result))
         fig.canvas.draw()
         background = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
