@@ -17,8 +17,10 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 from collections.abc import Iterator, Sequence
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -85,6 +87,9 @@ def sum_to(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return out.reshape(shape)
 
 
+_sequence = itertools.count()
+
+
 class _FreedGraph:
     """Marker left in `Tensor._ctx` once backward has released the node's saved arrays."""
 
@@ -129,6 +134,7 @@ class Function:
         if True in needs and _state.grad_enabled:
             result.requires_grad = True
             fn.inputs = inputs
+            fn._seq = next(_sequence)  # creation number: backward's topological order
             result._ctx = fn
         return result
 
@@ -360,22 +366,13 @@ class Tensor:
                     f"{self.shape}"
                 )
             shared = {id(grad)}  # the caller's array: a leaf must never adopt it
-        order = _topological_order(self)
+        nodes, leaves = _graph(self)
         grads: dict[int, np.ndarray] = {id(self): grad}
-        for node in order:
+        for node in nodes:  # every consumer of a tensor comes before it
             g = grads.pop(id(node), None)
             if g is None:
                 continue
             ctx = node._ctx
-            if ctx is None:
-                _accumulate_leaf(node, g, shared)
-                continue
-            if ctx is _FREED:
-                raise RuntimeError(
-                    "Trying to backward through the graph a second time: its saved values were "
-                    "freed by the first backward. Pass retain_graph=True to the first "
-                    ".backward() call if you need to backpropagate twice."
-                )
             in_grads = ctx.backward(g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
@@ -383,39 +380,51 @@ class Tensor:
                 if ig is None or not inp.requires_grad:
                     continue
                 key = id(inp)
-                if key in grads:
-                    grads[key] = grads[key] + ig
-                else:
-                    grads[key] = ig
+                prev = grads.get(key)
+                grads[key] = ig if prev is None else prev + ig
             if not retain_graph:
                 node._ctx = _FREED
-        # Keep `order` alive until here so that ids in `grads` stay unique.
-        del order
+        for leaf in leaves:  # all contributions are summed by now: accumulate once per leaf
+            g = grads.pop(id(leaf), None)
+            if g is not None:
+                _accumulate_leaf(leaf, g, shared)
 
     # operators and methods are attached by descentlab.ops (they import this module).
 
 
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Tensors reachable from `root` that need gradients, root first (iterative post-order DFS)."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+_creation_order = attrgetter("_ctx._seq")
+
+
+def _graph(root: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+    """The non-leaf tensors reachable from `root` that need gradients, newest first, and the leaves.
+
+    A Function's output is always created after its inputs, so sorting by creation number (newest
+    first) is a topological order; one flat traversal plus one C-level sort is cheaper than a
+    post-order DFS in Python. Raises if a node's graph was freed by an earlier backward.
+    """
+    nodes: list[Tensor] = []
+    leaves: list[Tensor] = []
+    seen = {id(root)}
+    stack = [root]
     while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
+        node = stack.pop()
         ctx = node._ctx
-        if isinstance(ctx, Function):
-            for inp in ctx.inputs:
-                if inp.requires_grad and id(inp) not in visited:
-                    stack.append((inp, False))
-    order.reverse()
-    return order
+        if ctx is None:
+            leaves.append(node)
+            continue
+        if ctx is _FREED:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time: its saved values were "
+                "freed by the first backward. Pass retain_graph=True to the first "
+                ".backward() call if you need to backpropagate twice."
+            )
+        nodes.append(node)
+        for inp in ctx.inputs:
+            if inp.requires_grad and id(inp) not in seen:
+                seen.add(id(inp))
+                stack.append(inp)
+    nodes.sort(key=_creation_order, reverse=True)
+    return nodes, leaves
 
 
 def _accumulate_leaf(leaf: Tensor, g: np.ndarray, shared: set[int]) -> None:

@@ -101,6 +101,8 @@ def _classes_last(x: np.ndarray, name: str) -> tuple[np.ndarray, tuple[int, ...]
         raise ValueError(f"{name}: input must have a class dimension, got a scalar")
     if x.ndim == 1:
         return x[None, :], ()
+    if x.ndim == 2:  # the common (N, C) case is already rows: skip moveaxis (hot path)
+        return x, (x.shape[0],)
     c = x.shape[1]
     out_shape = (x.shape[0], *x.shape[2:])
     return np.moveaxis(x, 1, -1).reshape(-1, c), out_shape
@@ -108,7 +110,7 @@ def _classes_last(x: np.ndarray, name: str) -> tuple[np.ndarray, tuple[int, ...]
 
 def _classes_back(g2: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Inverse of `_classes_last` for gradients: (M, C) -> the input's shape."""
-    if len(shape) == 1:
+    if len(shape) <= 2:
         return g2.reshape(shape)
     moved = g2.reshape((shape[0], *shape[2:], shape[1]))
     return np.moveaxis(moved, -1, 1)
