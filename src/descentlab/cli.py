@@ -97,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("--steps", "-n", type=_positive_int, default=500,
                     help="step budget, the same for every optimizer (default 500)")  # fmt: skip
     pg.add_argument("--lr", default=None,
-                    help="one lr for all (0.01), per optimizer (sgd=0.01,adam=0.1), or "
-                    "'default' for each optimizer's registry default; omitted: tuned")  # fmt: skip
+                    help="one lr for all (0.01), per optimizer (sgd=0.01,adam=0.1; the others "
+                    "then use their default, or are tuned with --tune), or 'default' for each "
+                    "optimizer's registry default; omitted: tuned")  # fmt: skip
     pg.add_argument("--tune", action="store_true",
                     help="tune each lr on the same log-spaced grid (the default without --lr)")  # fmt: skip
     pg.add_argument("--lr-grid", default=None, metavar="LO:HI:N or A,B,C",
