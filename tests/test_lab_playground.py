@@ -427,3 +427,10 @@ def test_transform_text_is_parsed_safely():
     ]:
         with pytest.raises(ValueError, match=message):
             parse_transform(bad)
+
+
+def test_landing_exactly_on_ackleys_cone_tip_is_not_divergence():
+    s = get_function("ackley")
+    assert np.all(np.isfinite(s.gradient((0.0, 0.0))))
+    res = run_playground("ackley", "sgd", steps=3, lr=0.1, start=(0.0, 0.0))
+    assert res.table[0]["status"] == "reached" and res.table[0]["final_f"] == 0.0

@@ -194,7 +194,9 @@ def _rastrigin(x: Any, y: Any, m: Any) -> Any:
 
 
 def _ackley(x: Any, y: Any, m: Any) -> Any:
-    r = m.sqrt(0.5 * (x**2 + y**2))
+    # The 1e-300 keeps the gradient at the cone tip finite (0, a valid subgradient) instead of
+    # 0 * inf = NaN, which would report a run that lands exactly on the minimum as diverged.
+    r = m.sqrt(0.5 * (x**2 + y**2) + 1e-300)
     c = 0.5 * (m.cos(2 * math.pi * x) + m.cos(2 * math.pi * y))
     return -20 * m.exp(-0.2 * r) - m.exp(c) + (math.e + 20)
 
