@@ -213,6 +213,8 @@ def test_nan_is_divergence():
     s = expression("log(x) + y**2", plot_range=(0.01, 3, -2, 2), start=(0.5, 1))
     res = run_playground(s, "sgd", lr=1.0, steps=10)
     assert res.table[0]["status"] == "diverged"
+    with pytest.raises(ValueError, match="not defined at the start point"):
+        run_playground(s, "sgd", lr=1.0, steps=10, start=(-1.0, 0.0))
     fine = run_playground(s, "sgd", lr=1e-3, steps=10)
     assert fine.table[0]["status"] == "finished"  # no known minimum: nothing to reach
     assert np.all(np.isfinite(res.runs["sgd"][0].values))

@@ -691,6 +691,11 @@ def run_playground(
     box = surface.bounds if bounds is None else tuple(float(v) for v in bounds)
     if len(box) != 4 or not (box[0] < box[1] and box[2] < box[3]):
         raise ValueError(f"bounds must be (xmin, xmax, ymin, ymax) with min < max, got {bounds}")
+    if not math.isfinite(surface.value(start_pt)):
+        raise ValueError(
+            f"{surface.name!r} is not defined at the start point {tuple(start_pt)} "
+            f"(f = {surface.value(start_pt)}); choose a start where f is finite"
+        )
     if not (box[0] <= start_pt[0] <= box[1] and box[2] <= start_pt[1] <= box[3]):
         raise ValueError(
             f"start point {tuple(start_pt)} is outside the divergence box {tuple(box)} of "
