@@ -153,7 +153,8 @@ class _Geometry:
         self.ho = conv_output_size(hp, kernel[0], stride[0], 0, dilation[0])
         self.wo = conv_output_size(wp, kernel[1], stride[1], 0, dilation[1])
         self.wide = None
-        if stride == (1, 1):
+        # The wide grid computes Wp/Wo times the needed columns: worth it only when that is small.
+        if stride == (1, 1) and wp <= 1.5 * self.wo:
             self.wide = _Wide(n, c, hp, wp, kernel, dilation, self.ho, self.wo)
         self.xp_shape = (n, c, hp + (self.wide is not None), wp)
 
@@ -230,7 +231,7 @@ class Conv2d(Function):
         if self.needs_input_grad[1]:
             gw = np.matmul(gg, self.cols.transpose(0, 2, 1)).reshape(self.weight.shape)
         if len(self.needs_input_grad) == 3 and self.needs_input_grad[2]:
-            gb = g.sum(axis=(0, 2, 3))
+            gb = gg.sum(axis=2).reshape(-1)  # contiguous rows (junk columns hold zeros)
         return (gx, gw, gb) if len(self.needs_input_grad) == 3 else (gx, gw)
 
 

@@ -102,8 +102,8 @@ class MaxPool2d(Function):
             # the kh*kw strided views, in whatever memory layout x has, with no window copy.
             self.x = x
             views = _tile_views(x, kernel)
-            out = views[0].copy()
-            for v in views[1:]:
+            out = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
+            for v in views[2:]:
                 np.maximum(out, v, out=out)
             self.out = out
             return out
@@ -115,18 +115,19 @@ class MaxPool2d(Function):
     def backward(self, g):
         if self.tiled:
             # Each offset's view gets g where it holds the window's first maximum (windows do not
-            # overlap, so every input element is written exactly once).
+            # overlap, so every input element is written exactly once). A window's maximum is
+            # struck out (NaN never compares equal) once found, so later ties get nothing.
             gx = np.empty_like(self.x)
-            taken = None
-            for v, gv in zip(_tile_views(self.x, self.win.kernel), _tile_views(gx, self.win.kernel),
-                             strict=True):  # fmt: skip
-                hit = v == self.out
-                if taken is None:
-                    taken = hit
-                else:
-                    hit &= ~taken
-                    taken |= hit
+            views = _tile_views(self.x, self.win.kernel)
+            gviews = _tile_views(gx, self.win.kernel)
+            best = self.out
+            for k, (v, gv) in enumerate(zip(views, gviews, strict=True)):
+                hit = v == best
                 np.multiply(hit, g, out=gv)
+                if k == 0:
+                    best = np.where(hit, np.nan, best).astype(best.dtype, copy=False)
+                elif k < len(views) - 1:
+                    np.copyto(best, np.nan, where=hit)
             return gx
         k = self.cols.shape[0]
         first = np.arange(k)[:, None] == first_max(self.cols, self.out)
