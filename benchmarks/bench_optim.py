@@ -11,6 +11,7 @@ bandwidth is measured here with a 40 MB `np.copyto` (bytes read + written per se
 
 Run:
     .venv/bin/python benchmarks/bench_optim.py [--reps 20] [--sizes 1000000 10000000] [--tensors 4 40]
+        [--torch-threads N] [--stat median|min]
 
 Prints a markdown table; ratio = torch time / descentlab time (> 1 means descentlab is faster).
 """
@@ -24,6 +25,8 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+
+STAT = "median"
 
 # bytes moved per parameter per step: (reads + writes) x 4 bytes
 TRAFFIC = {"adam": 7 * 4, "sgd_momentum": 5 * 4, "rmsprop": 5 * 4}
@@ -91,7 +94,8 @@ def median_time(fns: dict[str, Callable[[], None]], reps: int, block: int = 5) -
                 fn()
                 times[name].append(time.perf_counter() - t)
         done += block
-    return {k: statistics.median(v) for k, v in times.items()}
+    pick = min if STAT == "min" else statistics.median
+    return {k: pick(v) for k, v in times.items()}
 
 
 def main() -> None:
@@ -100,14 +104,22 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--tensors", type=int, nargs="+", default=[4, 40])
     parser.add_argument("--kinds", nargs="+", default=list(TRAFFIC))
+    parser.add_argument("--torch-threads", type=int, default=0, help="0: torch's default")
+    parser.add_argument("--stat", choices=["median", "min"], default="median",
+                        help="min is steadier on a shared, loaded machine")  # fmt: skip
     args = parser.parse_args()
+    global STAT
+    STAT = args.stat
 
     import torch
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
 
     bw = copy_bandwidth()
     print(f"# {platform.processor() or platform.machine()}, numpy {np.__version__}, "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"copy bandwidth {bw / 1e9:.1f} GB/s\n")  # fmt: skip
+          f"copy bandwidth {bw / 1e9:.1f} GB/s, {args.stat} of {args.reps} steps\n")  # fmt: skip
     print("| optimizer | params | tensors | torch ms | ours ms | ours flat ms | ratio torch/ours "
           "| ratio torch/flat | floor ms | flat / floor |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|")

@@ -385,33 +385,52 @@ def test_clip_grad_norm_nonfinite_and_value(torch):
 
 
 # ----------------------------------------------------------------------------- flat buffers
-@pytest.mark.parametrize("chunk", [1 << 16, 4])  # 4: the flat buffer is fed in chunks of 4
+def _sequence(model, opt, start, stop):
+    """Steps start..stop-1, where step 10 leaves the last bias without a gradient."""
+    for k in range(start, stop):
+        if k != 10:
+            _train(model, opt, k, k + 1)
+            continue
+        x, y = _batches(k)
+        opt.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        list(model.parameters())[-1].grad = None  # the flat group falls back to per tensor here
+        opt.step()
+
+
+@pytest.mark.parametrize("chunk", [1 << 16, 4])  # 4: every array is fed in chunks of 4
 @pytest.mark.parametrize("name", sorted(set(optim.available()) - {"lbfgs"}))
-def test_flat_buffer_gives_the_same_trajectory(name, chunk, monkeypatch):
-    """flatten() keeps parameters and state in one buffer: bit-identical steps, with a fallback
-    to per-tensor steps when a parameter has no gradient, and resumable from a state_dict."""
+def test_flat_buffer_and_chunks_give_the_same_trajectory(name, chunk, monkeypatch):
+    """flatten() keeps parameters and state in one buffer, and large arrays are fed in chunks:
+    both bit-identical to plain per-tensor steps, and resumable from a state_dict."""
+    ref = _model()
+    opt_ref = optim.get(name, ref.parameters())
+    _sequence(ref, opt_ref, 0, 20)  # default chunk size: these small tensors are never chunked
     monkeypatch.setattr("descentlab.optim.optimizer._CHUNK", chunk)
     plain, flat = _model(), _model()
     opt_plain = optim.get(name, plain.parameters())
     opt_flat = optim.get(name, flat.parameters()).flatten()
-    _train(plain, opt_plain, 0, 10)
-    _train(flat, opt_flat, 0, 10)
-    # one step where the last bias has no gradient: the flat group falls back to per tensor
-    for model, opt in ((plain, opt_plain), (flat, opt_flat)):
-        x, y = _batches(99)
-        opt.zero_grad()
-        ((model(x) - y) ** 2).mean().backward()
-        list(model.parameters())[-1].grad = None
-        opt.step()
-    _train(plain, opt_plain, 10, 20)
+    _sequence(plain, opt_plain, 0, 20)
+    _sequence(flat, opt_flat, 0, 15)
     sd = _json_roundtrip(opt_flat.state_dict())
-    _train(flat, opt_flat, 10, 20)
-    for a, b in zip(plain.parameters(), flat.parameters()):
-        assert np.array_equal(a.data, b.data)
-    for sa, sb in zip(opt_plain.state_dict()["state"], opt_flat.state_dict()["state"]):
-        assert sa.keys() == sb.keys()
-        for k in sa:
-            assert np.array_equal(sa[k], sb[k]), k
-    opt_flat.load_state_dict(sd)  # loading replaces the state: the flat buffers are rebuilt
-    buf = opt_flat._flat_cache[0]["buf"]
-    assert all(p.data.base is buf for p in flat.parameters())
+    _sequence(flat, opt_flat, 15, 20)
+    for r, a, b in zip(ref.parameters(), plain.parameters(), flat.parameters()):
+        assert np.array_equal(r.data, a.data) and np.array_equal(r.data, b.data)
+    for sr, sa, sb in zip(*(o.state_dict()["state"] for o in (opt_ref, opt_plain, opt_flat))):
+        assert sr.keys() == sa.keys() == sb.keys()
+        for k in sr:
+            assert np.array_equal(sr[k], sa[k]) and np.array_equal(sr[k], sb[k]), k
+    # Resume at step 15 into an optimizer whose flat buffers already exist: loading replaces the
+    # state, the flat buffers are rebuilt from it, and the run continues bit for bit.
+    at15 = _model()
+    _sequence(at15, optim.get(name, at15.parameters()), 0, 15)
+    resumed = _model()
+    opt_resumed = optim.get(name, resumed.parameters()).flatten()
+    _sequence(resumed, opt_resumed, 0, 1)
+    resumed.load_state_dict(_json_roundtrip(dict(at15.state_dict())))
+    opt_resumed.load_state_dict(sd)
+    _sequence(resumed, opt_resumed, 15, 20)
+    for p, q in zip(resumed.parameters(), flat.parameters()):
+        assert np.array_equal(p.data, q.data)
+    buf = opt_resumed._flat_cache[0]["buf"]
+    assert all(p.data.base is buf for p in resumed.parameters())

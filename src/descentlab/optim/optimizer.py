@@ -227,24 +227,8 @@ class Optimizer:
                     f"a parameter has {b - a} elements but its gradient has {p.grad.size}"
                 )
             np.copyto(grad[a:b], p.grad.reshape(-1), casting="same_kind")
-        flat_state = cache["state"]
-        n = buf.size
-        if tx.elementwise and n > 2 * _CHUNK and all(v[0] is not None for v in flat_state.values()):
-            # Feed the buffer in cache-sized chunks, as if they were separate tensors: each of the
-            # ~15 NumPy passes of a step then re-reads data from cache rather than from memory.
-            cuts = [slice(a, min(a + _CHUNK, n)) for a in range(0, n, _CHUNK)]
-            chunked = {k: [v[0][c] for c in cuts] if isinstance(v[0], np.ndarray) else
-                       [v[0]] * len(cuts) for k, v in flat_state.items()}  # fmt: skip
-            updates, chunked = tx.update([grad[c] for c in cuts], chunked, [buf[c] for c in cuts],
-                                         group)  # fmt: skip
-            for c, u in zip(cuts, updates):
-                buf[c] += u
-            for k, v in flat_state.items():
-                if not isinstance(v[0], np.ndarray):
-                    v[0] = chunked[k][0]  # scalars (step counts) advanced alike in every chunk
-        else:
-            updates, flat_state = tx.update([grad], flat_state, [buf], group)
-            buf += updates[0]
+        updates, flat_state = _update(tx, [grad], cache["state"], [buf], group)
+        buf += updates[0]
         cache["state"] = flat_state
         self._bind_flat_state(cache, index)
         return True
@@ -280,7 +264,7 @@ class Optimizer:
         state = {k: [self.state[i][k] for i in index] for k in keys}
         datas = [p.data for p in params]
         updates = [self._grad_copy(i, p) for i, p in zip(index, params)]
-        updates, state = tx.update(updates, state, datas, group)
+        updates, state = _update(tx, updates, state, datas, group)
         for d, u in zip(datas, updates):
             d += u
         for k, values in state.items():
@@ -366,6 +350,56 @@ class Optimizer:
                     lines.append(f"    {k}: {group[k]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _update(tx: GradientTransformation, updates: list[np.ndarray], state: dict[str, list[Any]],
+            params: list[np.ndarray], hyper: Mapping[str, Any]
+            ) -> tuple[list[np.ndarray], dict[str, list[Any]]]:  # fmt: skip
+    """tx.update, fed in cache-sized chunks when that cannot change the result.
+
+    An elementwise transformation sees each large array as several smaller "tensors" (views), so
+    each of the ~15 NumPy passes of an Adam step re-reads its data from cache rather than from
+    memory. Scalars (step counts) are repeated per chunk and advance alike; the results land in the
+    original arrays, so callers see exactly what an unchunked update would give.
+    """
+    arrays = [
+        *updates,
+        *params,
+        *(x for v in state.values() for x in v if isinstance(x, np.ndarray)),
+    ]
+    if (
+        not tx.elementwise
+        or all(u.size <= 2 * _CHUNK for u in updates)
+        or any(x is None for v in state.values() for x in v)
+        or not all(a.flags.c_contiguous for a in arrays)
+    ):
+        return tx.update(updates, state, params, hyper)
+    cuts = [[slice(a, min(a + _CHUNK, u.size)) for a in range(0, u.size, _CHUNK)] for u in updates]
+
+    def split(values: list[Any]) -> list[Any]:
+        out = []
+        for v, cs in zip(values, cuts):
+            flat = v.reshape(-1) if isinstance(v, np.ndarray) else None
+            out.extend(flat[c] if flat is not None else v for c in cs)
+        return out
+
+    u_parts = split(updates)
+    s_parts = {k: split(v) for k, v in state.items()}
+    kept = {k: list(v) for k, v in s_parts.items()}
+    new_u, new_s = tx.update(list(u_parts), s_parts, split(params), hyper)
+    for view, result in zip(u_parts, new_u):
+        if result is not view:
+            np.copyto(view, result)
+    first = np.cumsum([0] + [len(cs) for cs in cuts[:-1]]).tolist()
+    for k, values in new_s.items():
+        if k not in kept:
+            raise RuntimeError(f"transformation added state {k!r} during update")
+        for view, result in zip(kept[k], values):
+            if isinstance(view, np.ndarray) and result is not view:
+                np.copyto(view, result)
+        state[k] = [values[j] if not isinstance(state[k][e], np.ndarray) else state[k][e]
+                    for e, j in enumerate(first)]  # fmt: skip
+    return updates, state
 
 
 def _copy_value(v: Any) -> Any:
