@@ -182,3 +182,33 @@ def test_resume_errors(tmp_path):
     ):
         fit(model, x, y, loss="cross_entropy", optimizer="sgd", verbose=0, epochs=2,
             batch_size=4, resume_from=tmp_path / "c.safetensors")  # fmt: skip
+
+
+def test_resume_restores_a_dataloader_own_generator(tmp_path):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((50, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+
+    def setup():
+        dl.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 6), nn.ReLU(), nn.Linear(6, 2))
+        loader = dl.data.DataLoader(dl.data.TensorDataset(x, y), batch_size=8, shuffle=True,
+                                    generator=np.random.default_rng(9))  # fmt: skip
+        opt = dl.optim.get("adam", model.parameters(), lr=0.05)
+        return model, loader, opt
+
+    def train(model, loader, opt, epochs, resume=None):
+        cb = [ModelCheckpoint(tmp_path / "c.safetensors")]
+        return fit(model, loader, loss="cross_entropy", optimizer=opt, epochs=epochs,
+                   callbacks=cb, verbose=0, resume_from=resume)  # fmt: skip
+
+    model, loader, opt = setup()
+    straight = train(model, loader, opt, 3)
+    reference = model.state_dict()
+    model, loader, opt = setup()
+    train(model, loader, opt, 1)
+    model, loader, opt = setup()  # the loader's generator starts again from seed 9 ...
+    resumed = train(model, loader, opt, 3, resume=tmp_path / "c.safetensors")  # ... and is restored
+    assert resumed.history == straight.history
+    for k, v in reference.items():
+        assert model.state_dict()[k].tobytes() == v.tobytes()
