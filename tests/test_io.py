@@ -215,6 +215,23 @@ def test_checkpoint_round_trip_restores_everything(tmp_path):
     assert_same(weights(model), weights(third))
 
 
+def test_checkpoint_keeps_array_shapes_and_dtypes(tmp_path):
+    extra = {
+        "scalar": np.array(3.0),
+        "empty": np.zeros((0, 3), np.float32),
+        "strided": np.arange(6)[::2],
+        "mask": np.array([True, False]),
+        "big_endian": np.arange(4.0).astype(">f8"),
+        "half": np.float16(1.5),
+    }
+    path = dlio.save_checkpoint(tmp_path / "c.safetensors", make_model(), extra=extra)
+    back = dlio.read_checkpoint(path)["extra"]
+    for key, value in extra.items():
+        assert np.shape(back[key]) == np.shape(value), key
+        assert np.asarray(back[key]).dtype == np.asarray(value).dtype.newbyteorder("="), key
+        np.testing.assert_array_equal(back[key], value)
+
+
 def test_checkpoint_failure_in_a_later_part_leaves_model_unchanged(tmp_path):
     path = dlio.save_checkpoint(
         tmp_path / "c.safetensors", make_model(0), None, _Counter(), epoch=1

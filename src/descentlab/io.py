@@ -178,7 +178,8 @@ def _to_bytes(arrays: Mapping[str, np.ndarray], metadata: Mapping[str, Any]) -> 
         arr = np.asarray(arr)
         if arr.dtype.byteorder == ">":
             arr = arr.astype(arr.dtype.newbyteorder("<"))
-        clean[name] = np.ascontiguousarray(arr)
+        # not np.ascontiguousarray: it turns 0-d arrays into shape (1,)
+        clean[name] = arr if arr.flags.c_contiguous else arr.copy(order="C")
     meta = {"descentlab": json.dumps(dict(metadata), allow_nan=True, separators=(",", ":"))}
     return stnp.save(clean, metadata=meta)
 
