@@ -17,7 +17,7 @@ loss is the batch-size-weighted mean of the batch losses), PyTorch for models an
 Example:
     >>> import descentlab as dl
     >>> from descentlab import nn
-    >>> x, y = dl.data.load_digits(return_X_y=True)                           # doctest: +SKIP
+    >>> d = dl.data.load_digits(); x, y = d.x / 16, d.y                          # doctest: +SKIP
     >>> model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
     >>> history = dl.fit(model, x, y, loss="cross_entropy", optimizer="adam", epochs=10,
     ...                  validation_split=0.2, metrics=["accuracy"], seed=0)   # doctest: +SKIP
