@@ -366,3 +366,17 @@ def test_registry_defaults_converge_on_quadratic(name):
         p.grad = a * (p.data - target)
         opt.step()
     assert np.abs(p.data - target).max() < 1e-2, (name, p.data)
+
+
+def test_get_config_round_trip_and_exclude_from_weight_decay():
+    opt = K.AdamW(K.schedules.CosineDecay(0.01, 100), weight_decay=0.1, clipnorm=2.0)
+    back = K.AdamW.from_config(opt.get_config())
+    assert back.get_config() == opt.get_config()
+    assert back._schedule == opt._schedule
+    w, b = one_param(1.0), one_param(1.0)
+    sgd = K.SGD(learning_rate=0.1, weight_decay=0.5, params=[w, b])
+    sgd.exclude_from_weight_decay(var_list=[b])
+    sgd.apply_gradients([(np.zeros(1), w), (np.zeros(1), b)])
+    assert w.data[0] == pytest.approx(1.0 - 0.1 * 0.5) and b.data[0] == 1.0
+    with pytest.raises(ValueError, match="var_list"):
+        sgd.exclude_from_weight_decay(var_names=["bias"])

@@ -403,14 +403,31 @@ class Optimizer(_TorchStyleOptimizer):
             return T.clip(self.clipvalue).update(grads, {}, datas)[0]
         return grads
 
+    def exclude_from_weight_decay(self, var_list: Iterable[Any] | None = None,
+                                  var_names: Iterable[str] | None = None) -> None:  # fmt: skip
+        """Keras API: no weight decay for these parameters (e.g. biases and norm scales).
+
+        descentlab parameters carry no names, so `var_names` cannot be matched: pass the
+        parameters themselves (`var_list`), or give them their own param group with
+        weight_decay=0.0.
+        """
+        if var_names:
+            raise ValueError(
+                "descentlab parameters have no names to match var_names against; pass "
+                "var_list=[...] (the parameters) or use a param group with weight_decay=0.0"
+            )
+        self._no_decay = list(var_list or [])
+
     def _update_group(self, group: dict[str, Any], index: list[int], params: list[Tensor],
                       grads: list[np.ndarray]) -> None:  # fmt: skip
         lr_t = self._lr_at(group)
         wd = group.get("weight_decay", 0.0)
         if wd:
             factor = 1.0 - wd * lr_t  # Keras decays the weights before the update step
+            excluded = getattr(self, "_no_decay", ())
             for p in params:
-                p.data *= factor
+                if not any(p is q for q in excluded):
+                    p.data *= factor
         tx = self._transform(group)
         structure = (type(self), *(bool(group.get(k)) for k in self._structure_keys))
         keys = self._tx_keys(tx, structure, params[0])
@@ -478,6 +495,15 @@ class Optimizer(_TorchStyleOptimizer):
         iterations = rest.pop("iterations", 0)
         super().load_state_dict(rest)
         self._iterations = int(iterations)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Optimizer:
+        """Inverse of `get_config()` (a serialised schedule is rebuilt)."""
+        kwargs = dict(config)
+        lr = kwargs.get("learning_rate")
+        if isinstance(lr, Mapping):
+            kwargs["learning_rate"] = schedules.deserialize(dict(lr))
+        return cls(**kwargs)
 
     def get_config(self) -> dict[str, Any]:
         """Keras-style config: the constructor arguments (a schedule is serialised)."""
