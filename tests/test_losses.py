@@ -307,6 +307,22 @@ def test_huge_logits_are_finite(torch, scale):
     assert np.isfinite(out.item()) and np.all(np.isfinite(xt.grad))
 
 
+def test_gradient_to_probability_targets_only(torch, rng):
+    x, p = rng.normal(size=(4, 3)), _probs(rng, (4, 3))
+    target = dl.tensor(p, requires_grad=True)
+    L.CrossEntropyLoss(label_smoothing=0.1)(x, target).backward()
+    tt = torch.tensor(p, requires_grad=True)
+    torch.nn.CrossEntropyLoss(label_smoothing=0.1)(torch.tensor(x), tt).backward()
+    np.testing.assert_allclose(target.grad, tt.grad.numpy(), rtol=RTOL, atol=ATOL)
+
+
+def test_no_grad_evaluation_records_nothing(rng):
+    x = dl.tensor(rng.normal(size=(4, 3)), requires_grad=True)
+    with dl.no_grad():
+        out = L.CrossEntropyLoss()(x, _labels(rng, 4, 3))
+    assert not out.requires_grad and np.isfinite(out.item())
+
+
 def test_all_targets_ignored_gives_nan_like_torch(torch):
     x, t = np.zeros((2, 3)), np.array([-100, -100])
     ours = L.CrossEntropyLoss()(dl.tensor(x), t).item()

@@ -33,7 +33,7 @@ from descentlab.ops.math import clip, exp, log, log1p, minimum, pow, sqrt, where
 from descentlab.ops.reduce import mean as _mean
 from descentlab.ops.reduce import sum as _sum
 from descentlab.ops.shape import getitem, reshape, unsqueeze
-from descentlab.tensor import Function, Tensor, as_tensor
+from descentlab.tensor import Function, Tensor, as_tensor, is_grad_enabled
 
 __all__ = [
     "softmax_cross_entropy", "cross_entropy", "nll_loss", "binary_cross_entropy",
@@ -110,6 +110,8 @@ def _classes_last(x: np.ndarray, name: str) -> tuple[np.ndarray, tuple[int, ...]
 
 def _classes_back(g2: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Inverse of `_classes_last` for gradients: (M, C) -> the input's shape."""
+    if g2.shape == shape:  # (N, C): the array itself, not a view, so a leaf adopts it uncopied
+        return g2
     if len(shape) <= 2:
         return g2.reshape(shape)
     moved = g2.reshape((shape[0], *shape[2:], shape[1]))
@@ -157,8 +159,8 @@ def _reduce_rows(loss: np.ndarray, out_shape: tuple[int, ...], reduction: str, d
     total = loss.sum()
     if reduction == "sum":
         return total
-    with np.errstate(invalid="ignore", divide="ignore"):  # all targets ignored: nan, as PyTorch
-        return np.asarray(total / denom, dtype=loss.dtype)
+    # every target ignored (or weighted 0): 0 / 0 = nan, as PyTorch
+    return np.asarray(total / denom if denom else np.nan, dtype=loss.dtype)
 
 
 # ----------------------------------------------------------------------------- fused primitives
@@ -175,13 +177,13 @@ class CrossEntropy(Function):
         x2, out_shape = _classes_last(x, name)
         m, c = x2.shape
         w = _weight_array(weight, c, x.dtype, name)
-        shifted = x2 - x2.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        s = e.sum(axis=1, keepdims=True)
-        logp = shifted - np.log(s)
-        probs = e / s
         eps = float(label_smoothing)
         self.shape, self.reduction = x.shape, reduction
+        need_grad = is_grad_enabled() and self.needs_input_grad[0]
+        self.grad2 = None
+        # One (M, C) work array: shifted logits, exponentiated in place, then turned into the
+        # gradient in place. Large temporaries cost more than the arithmetic (page faults).
+        work = x2 - x2.max(axis=1, keepdims=True)
         if np.issubdtype(target.dtype, np.floating):  # class probabilities
             if target.shape != x.shape:
                 raise ValueError(
@@ -192,36 +194,58 @@ class CrossEntropy(Function):
             if eps:
                 q = q * (1 - eps) + eps / c
             a = q * w if w is not None else q
+            e = np.exp(work)
+            s = e.sum(axis=1, keepdims=True)
+            logp = work - np.log(s)
             loss = -(a * logp).sum(axis=1)
             denom = m
-            self.grad2 = probs * a.sum(axis=1, keepdims=True) - a
-            # d loss / d target = -(1 - eps) * w * log_softmax(x)
-            self.tgrad2 = -(1 - eps) * (logp * w if w is not None else logp)
+            if need_grad:
+                self.grad2 = e / s * a.sum(axis=1, keepdims=True) - a
+            if is_grad_enabled() and self.needs_input_grad[1]:
+                # d loss / d target = -(1 - eps) * w * log_softmax(x)
+                self.tgrad2 = -(1 - eps) * (logp * w if w is not None else logp)
+            else:
+                self.tgrad2 = None
         else:
             tc, valid, wt = _index_target(name, x, target, out_shape, w, ignore_index)
             rows = np.arange(m)
-            loss = -wt * logp[rows, tc]
-            grad2 = probs * wt[:, None]
+            picked = work[rows, tc]
             if eps:
                 wc = w if w is not None else np.ones(c, dtype=x.dtype)
-                smooth = -(logp @ wc) * valid
+                dot = work @ wc
+            e = np.exp(work, out=work)
+            s = e.sum(axis=1)
+            log_s = np.log(s)
+            loss = wt * (log_s - picked)  # -w[t] log softmax(x)[t]
+            if eps:
+                # -sum_c w_c log softmax(x)_c = sum(w) log s - sum_c w_c shifted_c
+                smooth = (log_s * wc.sum() - dot) * valid
                 loss = (1 - eps) * loss + (eps / c) * smooth
-                coef = (1 - eps) * wt + (eps / c) * valid * wc.sum()
-                grad2 = probs * coef[:, None] - (eps / c) * valid[:, None] * wc[None, :]
-                grad2[rows, tc] -= (1 - eps) * wt
-            else:
-                grad2[rows, tc] -= wt
+            if need_grad:
+                e /= s[:, None]  # softmax
+                if eps:
+                    e *= ((1 - eps) * wt + (eps / c) * valid * wc.sum())[:, None]
+                    e -= (eps / c) * wc
+                    if not valid.all():
+                        e[~valid] = 0
+                    e[rows, tc] -= (1 - eps) * wt
+                else:
+                    if w is not None or not valid.all():
+                        e *= wt[:, None]
+                    e[rows, tc] -= wt
+                self.grad2 = e
             denom = wt.sum()
-            self.grad2, self.tgrad2 = grad2, None
+            self.tgrad2 = None
         self.denom = denom
         return _reduce_rows(loss, out_shape, reduction, denom)
 
     def backward(self, g):
-        gx = _scale_rows(g, self.grad2, self.reduction, self.denom)
-        gt = None
+        gx = gt = None
+        if self.grad2 is not None:
+            gx = _classes_back(_scale_rows(g, self.grad2, self.reduction, self.denom), self.shape)
         if self.tgrad2 is not None and self.needs_input_grad[1]:
             gt = _classes_back(_scale_rows(g, self.tgrad2, self.reduction, self.denom), self.shape)
-        return _classes_back(gx, self.shape), gt
+        return gx, gt
 
 
 class NLL(Function):
@@ -277,28 +301,53 @@ class BinaryCrossEntropy(Function):
 
 
 class BinaryCrossEntropyWithLogits(Function):
-    """Element-wise -w [p y log s(x) + (1-y) log(1 - s(x))] in the stable form of PyTorch."""
+    """-w [p y log s(x) + (1-y) log(1 - s(x))] in PyTorch's stable form, reduction fused.
 
-    def forward(self, x, y, weight=None, pos_weight=None):
-        sp_neg = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))  # softplus(-x) = -log s(x)
-        self.x, self.y, self.sp_neg = x, y, sp_neg
+    softplus(-x) = -log s(x) = max(-x, 0) + log1p(exp(-|x|)) is finite for any x; exp(-|x|) is
+    kept for the backward's sigmoid. Operations run in place: temporaries cost more than math.
+    """
+
+    def forward(self, x, y, weight=None, pos_weight=None, reduction="none"):
         self.w = None if weight is None else np.asarray(weight, dtype=x.dtype)
         self.pw = None if pos_weight is None else np.asarray(pos_weight, dtype=x.dtype)
-        if self.pw is None:
-            loss = (1 - y) * x + sp_neg
-        else:
+        self.x, self.y, self.reduction, self.n = x, y, reduction, x.size
+        e = np.abs(x)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        self.e = e
+        sp_neg = np.log1p(e)
+        sp_neg += np.maximum(x, 0)
+        sp_neg -= x  # + max(-x, 0) = max(x, 0) - x
+        if self.pw is not None:
+            self.sp_neg = sp_neg
             loss = (1 - y) * x + (1 + (self.pw - 1) * y) * sp_neg
-        return loss * self.w if self.w is not None else loss
+        else:
+            loss = sp_neg  # (1 - y) x + softplus(-x), built in place
+            loss += x
+            loss -= x * y
+        if self.w is not None:
+            loss = loss * self.w
+        if reduction == "none":
+            return loss
+        total = loss.sum()
+        return np.asarray(total / self.n if reduction == "mean" else total, dtype=x.dtype)
 
     def backward(self, g):
+        if self.reduction == "mean":
+            g = g / self.n
         gw = g * self.w if self.w is not None else g
         x, y = self.x, self.y
-        e = np.exp(-np.abs(x))
-        sig = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
         gx = gy = None
         if self.needs_input_grad[0]:
+            # s(x) = exp(min(x, 0)) / (1 + exp(-|x|)): 1/(1+e) for x >= 0, e/(1+e) below, exact
+            # and branch-free (np.where over a random sign pattern is 4x slower).
+            sig = np.minimum(x, x.dtype.type(0))
+            np.exp(sig, out=sig)
+            sig /= self.e + 1
             if self.pw is None:
-                gx = gw * (sig - y)
+                sig -= y
+                sig *= gw
+                gx = sig
             else:
                 gx = gw * ((1 - y) - (1 + (self.pw - 1) * y) * (1 - sig))
         if self.needs_input_grad[1]:
@@ -402,8 +451,8 @@ def binary_cross_entropy_with_logits(
     x = as_tensor(input)
     if not isinstance(target, Tensor):
         target = np.asarray(target, dtype=x.dtype)
-    loss = BinaryCrossEntropyWithLogits.apply(x, target, weight=w, pos_weight=pw)
-    return reduce_loss(loss, reduction)
+    return BinaryCrossEntropyWithLogits.apply(x, target, weight=w, pos_weight=pw,
+                                              reduction=reduction)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- regression
