@@ -154,3 +154,22 @@ def test_repr_matches_torch_style():
     assert repr(nn.Conv2d(1, 32, 3, padding=1)) == (
         "Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))"
     )
+
+
+def test_reused_buffers_never_mix_steps(torch, rng):
+    """Two forwards before one backward, then the same again: the leased im2col columns and the
+    scratch buffers must not leak from one call into another."""
+    ours, theirs = (
+        nn.Conv2d(3, 4, 3, padding=1).double(),
+        torch.nn.Conv2d(3, 4, 3, padding=1).double(),
+    )
+    ours.load_state_dict(theirs.state_dict())
+    for _ in range(2):
+        xs = [rng.standard_normal((2, 3, 5, 5)) for _ in range(2)]
+        loss = sum(((ours(dl.tensor(x)) * (i + 1)) ** 2).sum() for i, x in enumerate(xs))
+        tloss = sum(((theirs(torch.tensor(x)) * (i + 1)) ** 2).sum() for i, x in enumerate(xs))
+        ours.zero_grad()
+        theirs.zero_grad()
+        loss.backward()
+        tloss.backward()
+        np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-10)

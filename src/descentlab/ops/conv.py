@@ -23,6 +23,9 @@ Example:
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +38,59 @@ __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "im2col",
            "conv_output_size"]  # fmt: skip
 
 IntOrPair = int | Sequence[int]
+
+
+_workspace = threading.local()
+_WORKSPACE_SLOTS = 16
+
+
+def scratch(tag: str, shape: tuple[int, ...], dtype: Any, zero: bool = False) -> np.ndarray:
+    """A reusable per-thread buffer for temporaries that never leave one forward or backward call.
+
+    Fresh large arrays cost a page fault per 4 KiB on first touch (NumPy's big allocations come
+    straight from mmap); reusing the same buffers step after step avoids that. `zero=True` buffers
+    are zero-filled once when created: callers only ever write the same interior region, so
+    borders stay zero. At most `_WORKSPACE_SLOTS` buffers are kept (least recently used go).
+    """
+    cache = getattr(_workspace, "buffers", None)
+    if cache is None:
+        cache = _workspace.buffers = OrderedDict()
+    key = (tag, shape, np.dtype(dtype).str, zero)
+    buf = cache.pop(key, None)
+    if buf is None:
+        buf = np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
+        if len(cache) >= _WORKSPACE_SLOTS:
+            cache.popitem(last=False)
+    cache[key] = buf
+    return buf
+
+
+_leased: dict[tuple, list[np.ndarray]] = {}
+_lease_lock = threading.Lock()
+
+
+def lease(owner: object, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """An uninitialised array that goes back to a free list when `owner` is garbage collected.
+
+    For arrays only `owner` (a Function saving them for backward, e.g. im2col columns) ever holds:
+    the graph is freed after each backward, so the next step's forward gets the same memory back
+    instead of fresh pages. At most two free arrays are kept per shape.
+    """
+    key = (shape, np.dtype(dtype).str)
+    with _lease_lock:
+        free = _leased.get(key)
+        buf = free.pop() if free else None
+    if buf is None:
+        buf = np.empty(shape, dtype)
+    weakref.finalize(owner, _give_back, key, buf)
+    return buf
+
+
+def _give_back(key: tuple, buf: np.ndarray) -> None:
+    with _lease_lock:
+        free = _leased.setdefault(key, [])
+        if len(free) < 2:
+            free.append(buf)
 
 
 def ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
@@ -108,11 +164,12 @@ class _Wide:
             (i, j, i * dilation[0] * wp + j * dilation[1]) for i in range(kh) for j in range(kw)
         ]
 
-    def im2col(self, xp: np.ndarray, groups: int) -> np.ndarray:
-        """(N, C, Hp + 1, Wp) -> (G, C/G * kh*kw, N*Ho*Wp)."""
+    def im2col(self, xp: np.ndarray, groups: int, owner: object = None) -> np.ndarray:
+        """(N, C, Hp + 1, Wp) -> (G, C/G * kh*kw, N*Ho*Wp); leased to `owner` when given."""
         kh, kw = self.kernel
         flat = xp.reshape(self.n, self.c, self.hp * self.wp).transpose(1, 0, 2)  # (C, N, Hp*Wp)
-        cols = np.empty((self.c, kh, kw, self.n, self.length), dtype=xp.dtype)
+        shape = (self.c, kh, kw, self.n, self.length)
+        cols = lease(owner, shape, xp.dtype) if owner is not None else np.empty(shape, xp.dtype)
         for i, j, s in self.offsets:
             cols[:, i, j] = flat[:, :, s : s + self.length]
         return cols.reshape(groups, (self.c // groups) * kh * kw, self.n * self.length)
@@ -130,10 +187,13 @@ class _Wide:
         """(O, N*Ho*Wp) wide results -> (O, N, Ho, Wo) view dropping the junk columns."""
         return y.reshape(y.shape[0], self.n, self.ho, self.wp)[:, :, :, : self.wo]
 
-    def from_grid(self, g: np.ndarray) -> np.ndarray:
-        """(O, N, Ho, Wo) gradient -> (O, N*Ho*Wp) on the wide grid, zeros in the junk columns."""
+    def from_grid(self, g: np.ndarray, temporary: bool = False) -> np.ndarray:
+        """(O, N, Ho, Wo) gradient -> (O, N*Ho*Wp) on the wide grid, zeros in the junk columns.
+        `temporary`: the result is used up within the caller, so a scratch buffer may hold it."""
         o = g.shape[0]
-        full = np.zeros((o, self.n, self.ho, self.wp), dtype=g.dtype)
+        shape = (o, self.n, self.ho, self.wp)
+        tag = f"grid{self.wo}"  # the zero junk columns depend on Wo, not only on the shape
+        full = scratch(tag, shape, g.dtype, zero=True) if temporary else np.zeros(shape, g.dtype)
         full[:, :, :, : self.wo] = g
         return full.reshape(o, -1)
 
@@ -159,19 +219,21 @@ class _Geometry:
         self.xp_shape = (n, c, hp + (self.wide is not None), wp)
 
     def pad(self, x: np.ndarray) -> np.ndarray:
-        """Zero-pad x (N, C, H, W) to the padded shape (plus the wide route's extra row)."""
+        """Zero-pad x (N, C, H, W) to the padded shape (plus the wide route's extra row), in a
+        scratch buffer: the padded copy only lives until im2col has read it."""
         if self.xp_shape == x.shape:
             return x
         top, _, left, _ = self.padding
-        out = np.zeros(self.xp_shape, dtype=x.dtype)
+        # The zero border depends on where the interior sits, not only on the padded shape.
+        out = scratch(f"pad{self.padding}{x.shape}", self.xp_shape, x.dtype, zero=True)
         out[:, :, top : top + x.shape[2], left : left + x.shape[3]] = x
         return out
 
-    def im2col(self, x: np.ndarray, groups: int) -> np.ndarray:
+    def im2col(self, x: np.ndarray, groups: int, owner: object = None) -> np.ndarray:
         """Unpadded NCHW input -> (G, C/G*kh*kw, N*positions)."""
         xp = self.pad(x)
         if self.wide is not None:
-            return self.wide.im2col(xp, groups)
+            return self.wide.im2col(xp, groups, owner)
         return im2col(xp, self.kernel, self.stride, self.dilation, groups)
 
     def col2im(self, cols: np.ndarray) -> np.ndarray:
@@ -191,10 +253,10 @@ class _Geometry:
             return self.wide.to_grid(y)
         return y.reshape(y.shape[0], self.x_shape[0], self.ho, self.wo)
 
-    def from_grid(self, g: np.ndarray) -> np.ndarray:
+    def from_grid(self, g: np.ndarray, temporary: bool = False) -> np.ndarray:
         """(O, N, Ho, Wo) -> (O, N*positions)."""
         if self.wide is not None:
-            return self.wide.from_grid(g)
+            return self.wide.from_grid(g, temporary)
         return np.ascontiguousarray(g).reshape(g.shape[0], -1)
 
 
@@ -211,23 +273,27 @@ class Conv2d(Function):
                 groups=1):  # fmt: skip
         self.groups, self.weight = groups, weight
         self.geo = _Geometry(x.shape, padding, weight.shape[2:], stride, dilation)
-        cols = self.geo.im2col(x, groups)  # (G, C/G*kh*kw, N*P)
+        # The columns are kept for the weight gradient; lease them to this node so the next
+        # step reuses the memory once the graph is freed.
+        keep = self.needs_input_grad[1]
+        cols = self.geo.im2col(x, groups, owner=self if keep else None)  # (G, C/G*kh*kw, N*P)
         y = np.matmul(_grouped(weight, groups), cols).reshape(weight.shape[0], -1)  # (O, N*P)
         if bias is not None:
             y += bias[:, None]
-        self.cols = cols if self.needs_input_grad[1] else None
+        self.cols = cols if keep else None
         # (O, N, Ho, Wo) memory seen as NCHW: no transpose copy; the next conv's im2col reads
         # channels-first anyway.
         return self.geo.to_grid(y).transpose(1, 0, 2, 3)
 
     def backward(self, g):
         groups, geo = self.groups, self.geo
-        gg = geo.from_grid(g.transpose(1, 0, 2, 3))  # (O, N*P)
+        gg = geo.from_grid(g.transpose(1, 0, 2, 3), temporary=True)  # (O, N*P)
         gg = gg.reshape(groups, -1, gg.shape[1])  # (G, O/G, N*P)
         gx = gw = gb = None
         if self.needs_input_grad[0]:
-            w = _grouped(self.weight, groups)
-            gx = geo.col2im(np.matmul(w.transpose(0, 2, 1), gg))
+            w = _grouped(self.weight, groups).transpose(0, 2, 1)
+            gcols = scratch("gcols", (groups, w.shape[1], gg.shape[2]), gg.dtype)
+            gx = geo.col2im(np.matmul(w, gg, out=gcols))
         if self.needs_input_grad[1]:
             gw = np.matmul(gg, self.cols.transpose(0, 2, 1)).reshape(self.weight.shape)
         if len(self.needs_input_grad) == 3 and self.needs_input_grad[2]:
