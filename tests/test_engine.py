@@ -366,3 +366,36 @@ def test_np_array_of_a_tensor_is_a_copy_and_np_asarray_a_view():
     assert x.data[0] == 1.0
     assert np.asarray(x) is x.data
     assert np.array(x, dtype=np.float64).dtype == np.float64
+
+
+def test_backward_order_with_interleaved_branches_and_late_consumers():
+    """Creation order, not call structure, orders the walk: a tensor made early and consumed
+    late, and branches built alternately, still get every contribution before they pass it on."""
+    x64 = np.array([0.5, -1.5])
+    assert gradcheck(_interleaved, x64)
+    x = t(x64)
+    _interleaved(x).backward()
+    reference = dl.tensor(x64, requires_grad=True)
+    _interleaved(reference).backward()
+    np.testing.assert_allclose(x.grad, reference.grad, rtol=1e-5)
+
+
+def _interleaved(x):
+    early = x * 2
+    a, b = x * 3, x.exp()
+    for _ in range(3):
+        a, b = a * b.sin(), b + a * 0.5
+    return (a + b + early * early).sum()
+
+
+def test_a_function_returning_the_wrong_number_of_gradients_is_named():
+    class TwoInOneGrad(Function):
+        def forward(self, a, b):
+            return a + b
+
+        def backward(self, g):
+            return (g,)
+
+    out = TwoInOneGrad.apply(t([1.0]), t([2.0]))
+    with pytest.raises(RuntimeError, match="TwoInOneGrad.backward returned 1 gradients for 2"):
+        out.sum().backward()

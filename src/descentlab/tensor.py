@@ -376,7 +376,12 @@ class Tensor:
             in_grads = ctx.backward(g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
-            for inp, ig in zip(ctx.inputs, in_grads, strict=True):
+            if len(in_grads) != len(ctx.inputs):
+                raise RuntimeError(
+                    f"{type(ctx).__name__}.backward returned {len(in_grads)} gradients for "
+                    f"{len(ctx.inputs)} inputs; return one per input (None where there is none)"
+                )
+            for inp, ig in zip(ctx.inputs, in_grads):
                 if ig is None or not inp.requires_grad:
                     continue
                 key = id(inp)
