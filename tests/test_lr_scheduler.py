@@ -326,3 +326,32 @@ def test_schedule_lr_drives_torch_named_optimizer_with_a_pure_schedule():
     assert "schedules" not in state and state["last_epoch"] == STEPS
     with pytest.raises(TypeError, match="function of the step"):
         ls.ScheduleLR(make_ours(), 0.1)
+
+
+RESUME_KWARGS = {
+    "StepLR": dict(step_size=7, gamma=0.5),
+    "MultiStepLR": dict(milestones=[10, 25, 25, 60], gamma=0.3),
+    "ExponentialLR": dict(gamma=0.97),
+    "CosineAnnealingLR": dict(T_max=40, eta_min=1e-3),
+    "LinearLR": dict(start_factor=0.1, end_factor=0.9, total_iters=30),
+    "PolynomialLR": dict(total_iters=80, power=2.5),
+    "CosineAnnealingWarmRestarts": dict(T_0=9, T_mult=2, eta_min=1e-4),
+    "LambdaLR": dict(lr_lambda=lambda e: 0.9**e),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RESUME_KWARGS))
+def test_constructed_with_last_epoch_matches_torch(torch, name):
+    """Resuming by last_epoch (initial_lr already in the groups) follows torch from the first step."""
+    topt, oopt = make_torch(torch), make_ours()
+    for opt in (topt, oopt):
+        for g in opt.param_groups:
+            g["initial_lr"] = g["lr"]
+            g["lr"] = g["lr"] * 0.7  # the lr a checkpoint left behind
+    kwargs = {**RESUME_KWARGS[name], "last_epoch": 12}
+    t = getattr(torch.optim.lr_scheduler, name)(topt, **kwargs)
+    o = getattr(ls, name)(oopt, **kwargs)
+    assert o.get_last_lr() == pytest.approx(t.get_last_lr(), rel=1e-12)
+    t_lr, _ = run(t, topt, 40)
+    o_lr, _ = run(o, oopt, 40)
+    np.testing.assert_allclose(o_lr, t_lr, rtol=1e-12, atol=0)
