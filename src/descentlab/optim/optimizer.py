@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -44,7 +45,7 @@ def check_hyperparameters(group: Mapping[str, Any]) -> None:
     for key in ("lr", "eps", "weight_decay", "momentum", "dampening", "lr_decay", "lambd"):
         if key in group:
             value = group[key]
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
+            if not isinstance(value, numbers.Real) or isinstance(value, bool):
                 raise TypeError(f"{key} must be a number, got {type(value).__name__}")
             if not math.isfinite(value) or value < 0.0:
                 raise _range_error(key, value, ">= 0")
