@@ -34,6 +34,7 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -68,7 +69,7 @@ _WRAPPER_KEYS = (_EMA, _ACC)
 
 
 def _positive(name: str, value: Any, allow_zero: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"invalid {name}: {value!r}; {name} must be a number {bound}")
@@ -77,7 +78,7 @@ def _positive(name: str, value: Any, allow_zero: bool = False) -> float:
 
 def _unit(name: str, value: Any, low_open: bool = False, high_open: bool = True) -> float:
     """A beta/rho/momentum: a number in [0, 1) (or the given open/closed ends)."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     v = float(value) if ok else math.nan
     bad = not ok or not (v > 0 if low_open else v >= 0) or not (v < 1 if high_open else v <= 1)
     if bad:
@@ -133,7 +134,7 @@ class Optimizer(_TorchStyleOptimizer):
     ) -> None:
         if hasattr(learning_rate, "parameters") and hasattr(learning_rate, "forward"):
             raise TypeError("got a model where parameters were expected: pass model.parameters()")
-        is_rate = isinstance(learning_rate, (int, float)) or callable(learning_rate)
+        is_rate = isinstance(learning_rate, numbers.Real) or callable(learning_rate)
         if learning_rate is not None and not is_rate:
             if params is not None:
                 raise TypeError(
@@ -860,7 +861,7 @@ class Ftrl(Optimizer):
                  l2_regularization_strength: float = 0.0,
                  l2_shrinkage_regularization_strength: float = 0.0, beta: float = 0.0,
                  **kwargs: Any) -> None:  # fmt: skip
-        if not isinstance(learning_rate_power, (int, float)) or learning_rate_power > 0:
+        if not isinstance(learning_rate_power, numbers.Real) or learning_rate_power > 0:
             raise ValueError(
                 f"invalid learning_rate_power: {learning_rate_power!r}; must be a number <= 0"
             )
