@@ -131,7 +131,11 @@ def test_mlp_trajectory_float64(torch64, name, kw):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
 
 
-FLOAT32_CASES = [CASES[i] for i in (1, 3, 6, 10, 14, 15, 19, 22, 25, 13)]
+# Every case in float32 except Adagrad at lr=0.1 without lr_decay: its large normalised first steps
+# on this tiny MLP amplify float32 rounding (about one ulp per step, since torch's fused addcdiv
+# rounds (-lr * g) / std where we round (g / std) * -lr) past 1e-5 within 100 steps, even when both
+# are fed identical gradients. Its float64 trajectory above agrees to 1e-10.
+FLOAT32_CASES = [c for c in CASES if not (c[0] == "Adagrad" and "lr_decay" not in c[1])]
 
 
 @pytest.mark.torch
