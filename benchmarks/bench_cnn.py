@@ -91,9 +91,19 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=100, help="timed repetitions per library")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--batches", type=int, nargs="+", default=[64])
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="limit both libraries to this many threads (NumPy's BLAS through threadpoolctl)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     import torch
+
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)
+        torch.set_num_threads(args.threads)
 
     rng = np.random.default_rng(1)
     rows = []

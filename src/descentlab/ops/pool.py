@@ -114,20 +114,26 @@ class MaxPool2d(Function):
 
     def backward(self, g):
         if self.tiled:
-            # Each offset's view gets g where it holds the window's first maximum (windows do not
-            # overlap, so every input element is written exactly once). A window's maximum is
-            # struck out (NaN never compares equal) once found, so later ties get nothing.
+            # Each offset's view gets the window's gradient where it holds the maximum; the
+            # gradient still to hand out is then zeroed there (remaining -= given), so a tie later
+            # in the window gets nothing: PyTorch's first-maximum rule. Windows do not overlap,
+            # so every input element is written exactly once.
+            if np.argsort(g.strides).tolist() != np.argsort(self.out.strides).tolist():
+                # One copy into the layout of x (e.g. (C, N, H, W) memory after a conv) makes
+                # every later pass walk both arrays in the same order.
+                aligned = np.empty_like(self.out)
+                aligned[...] = g
+                g = aligned
             gx = np.empty_like(self.x)
             views = _tile_views(self.x, self.win.kernel)
             gviews = _tile_views(gx, self.win.kernel)
-            best = self.out
+            remaining = g
             for k, (v, gv) in enumerate(zip(views, gviews, strict=True)):
-                hit = v == best
-                np.multiply(hit, g, out=gv)
+                np.multiply(v == self.out, remaining, out=gv)
                 if k == 0:
-                    best = np.where(hit, np.nan, best).astype(best.dtype, copy=False)
+                    remaining = g - gv
                 elif k < len(views) - 1:
-                    np.copyto(best, np.nan, where=hit)
+                    remaining -= gv
             return gx
         k = self.cols.shape[0]
         first = np.arange(k)[:, None] == first_max(self.cols, self.out)
