@@ -39,7 +39,7 @@ CASES = [
     # step then divides by ~1e-8 and amplifies 1-ulp gradient differences; eps=1e-4 keeps it tame.
     ("RMSprop", {"lr": 0.002, "centered": True, "momentum": 0.5, "eps": 1e-4}),
     ("Adadelta", {}),
-    ("Adadelta", {"lr": 0.5, "rho": 0.8, "weight_decay": 0.01, "maximize": True}),
+    ("Adadelta", {"lr": 0.1, "rho": 0.8, "eps": 1e-4, "weight_decay": 0.01, "maximize": True}),
     ("Adam", {"lr": 0.01}),
     ("Adam", {"lr": 0.01, "amsgrad": True}),
     ("Adam", {"lr": 0.01, "weight_decay": 0.05, "betas": (0.8, 0.99), "eps": 1e-6}),
@@ -47,17 +47,21 @@ CASES = [
     ("AdamW", {"lr": 0.01}),
     ("AdamW", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1}),
     ("Adamax", {"lr": 0.01}),
-    ("Adamax", {"lr": 0.01, "weight_decay": 0.01, "maximize": True}),
+    (
+        "Adamax",
+        {"lr": 0.01, "weight_decay": 0.01, "maximize": True, "betas": (0.8, 0.99), "eps": 1e-4},
+    ),
     ("NAdam", {"lr": 0.01}),
     ("NAdam", {"lr": 0.01, "weight_decay": 0.01, "momentum_decay": 0.01}),
     ("NAdam", {"lr": 0.01, "weight_decay": 0.05, "decoupled_weight_decay": True}),
     ("RAdam", {"lr": 0.01}),
-    ("RAdam", {"lr": 0.01, "weight_decay": 0.01}),
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.01, "betas": (0.8, 0.99), "eps": 1e-6}),
     ("RAdam", {"lr": 0.01, "weight_decay": 0.05, "decoupled_weight_decay": True, "maximize": True}),
     ("Rprop", {"lr": 0.01}),
     ("Rprop", {"lr": 0.001, "etas": (0.3, 1.5), "step_sizes": (1e-4, 0.1), "maximize": True}),
     ("ASGD", {"lr": 0.01}),
     ("ASGD", {"lr": 0.01, "lambd": 1e-2, "alpha": 0.6, "t0": 20, "weight_decay": 0.01}),
+    ("ASGD", {"lr": 0.005, "t0": 50, "maximize": True}),
 ]
 IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for name, kw in CASES]
 FOREACH = {"SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
@@ -220,7 +224,9 @@ def test_rosenbrock_trajectory_float64(torch64, name, kw):
 # ----------------------------------------------------------------------------- LBFGS
 @pytest.mark.torch
 @pytest.mark.parametrize("kw", [{}, {"line_search_fn": "strong_wolfe"},
-                                {"lr": 0.5, "history_size": 3, "max_iter": 7}])  # fmt: skip
+                                {"lr": 0.5, "history_size": 3, "max_iter": 7},
+                                {"max_iter": 5, "max_eval": 6, "tolerance_change": 1e-5,
+                                 "tolerance_grad": 1e-3, "line_search_fn": "strong_wolfe"}])  # fmt: skip
 def test_lbfgs_trajectory_float64(torch64, kw):
     x, y, weights = _mlp_data(np.float64)
     ours = [dl.nn.Parameter(w.copy()) for w in weights]
