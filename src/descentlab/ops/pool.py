@@ -3,8 +3,10 @@
 Windows are gathered once with `sliding_window_view` into an array of shape (kh*kw, N*C*Ho*Wo),
 so the reduction over a window is a reduction over the first axis (a handful of long vector
 operations). Max-pool backward sends each output's gradient to the first maximum of its window
-(PyTorch's tie rule) with a mask built from a cumulative sum, no Python loop over windows; the
-gradients go back to the image through the same `col2im` as convolution.
+(PyTorch's tie rule), found for all windows at once by `first_max` (no Python loop over windows);
+the gradients go back to the image through the same `col2im` as convolution. Windows that tile
+the image (the usual 2x2 stride 2) skip the gather: forward and backward work directly on the
+kh*kw strided views of the input, one vectorised operation per kernel offset.
 
 Output size per dimension: floor((H + 2p - d(k-1) - 1) / s) + 1, or ceil with `ceil_mode=True`
 (a last window must start inside the input or its left padding).
