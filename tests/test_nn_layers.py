@@ -178,3 +178,41 @@ def test_l2_matches_keras(keras, rng):
     ours1 = nn.regularizers.L1L2(0.02, 0.03)(nn.Parameter(w)).item()
     theirs1 = keras.regularizers.L1L2(0.02, 0.03)(keras.ops.convert_to_tensor(w))
     assert ours1 == pytest.approx(float(keras.ops.convert_to_numpy(theirs1)), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("make", "shape"),
+    [
+        (lambda: nn.Linear(3, 2), (4, 3)),
+        (lambda: nn.ConvTranspose1d(2, 3, 3, stride=2, padding=1, output_padding=1), (1, 2, 4)),
+        (lambda: nn.AdaptiveAvgPool1d(3), (2, 2, 7)),
+        (lambda: nn.Flatten(), (2, 3, 2)),
+        (lambda: nn.Unflatten(1, (2, 3)), (2, 6)),
+        (lambda: nn.Identity(), (2, 3)),
+        (lambda: nn.Dropout(0.5).eval(), (2, 3)),
+        (
+            lambda: nn.Sequential(
+                nn.Conv2d(1, 2, 3, padding=1),
+                nn.BatchNorm2d(2),
+                nn.Tanh(),
+                nn.MaxPool2d(2),
+                nn.Flatten(),
+                nn.Linear(8, 3),
+            ),
+            (2, 1, 4, 4),
+        ),
+    ],  # fmt: skip
+    ids=[
+        "linear",
+        "conv_transpose1d",
+        "adaptive1d",
+        "flatten",
+        "unflatten",
+        "identity",
+        "dropout_eval",
+        "small_cnn",
+    ],  # fmt: skip
+)
+def test_gradcheck_remaining_layers(make, shape, rng):
+    x = rng.permutation(int(np.prod(shape))).reshape(shape) / 7.0  # distinct values: no pool ties
+    assert module_gradcheck(make(), x)
