@@ -434,3 +434,16 @@ def test_flat_buffer_and_chunks_give_the_same_trajectory(name, chunk, monkeypatc
         assert np.array_equal(p.data, q.data)
     buf = opt_resumed._flat_cache[0]["buf"]
     assert all(p.data.base is buf for p in resumed.parameters())
+
+
+def test_num_threads_setting():
+    from descentlab.optim.optimizer import get_num_threads, set_num_threads
+
+    before = get_num_threads()
+    try:
+        set_num_threads(1)
+        assert get_num_threads() == 1
+        with pytest.raises(ValueError, match="threads"):
+            set_num_threads(0)
+    finally:
+        set_num_threads(before)

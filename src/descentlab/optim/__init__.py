@@ -12,7 +12,7 @@ from typing import Any
 
 from descentlab.optim import registry, transforms
 from descentlab.optim.lbfgs import LBFGS
-from descentlab.optim.optimizer import Optimizer
+from descentlab.optim.optimizer import Optimizer, get_num_threads, set_num_threads
 from descentlab.optim.optimizers import (
     ASGD,
     SGD,
@@ -30,7 +30,7 @@ from descentlab.optim.optimizers import (
 from descentlab.optim.registry import OptimizerSpec, available, get, register
 
 __all__ = [
-    "transforms", "registry", "Optimizer", "OptimizerSpec", "get", "available", "register",
+    "transforms", "registry", "Optimizer", "set_num_threads", "get_num_threads", "OptimizerSpec", "get", "available", "register",
     "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
     "Rprop", "ASGD", "LBFGS", "Lion",
 ]  # fmt: skip

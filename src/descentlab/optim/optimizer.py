@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -30,7 +32,7 @@ import numpy as np
 from descentlab.optim.transforms import GradientTransformation
 from descentlab.tensor import Tensor, enable_grad
 
-__all__ = ["Optimizer", "check_hyperparameters"]
+__all__ = ["Optimizer", "check_hyperparameters", "set_num_threads", "get_num_threads"]
 
 _TUPLE_KEYS = ("betas", "etas", "step_sizes")
 _CHUNK = 1 << 16  # elements per chunk in flat mode: 256 KiB of float32, a few arrays fit in L2
@@ -353,6 +355,33 @@ class Optimizer:
         return "\n".join(lines)
 
 
+_num_threads = min(os.cpu_count() or 1, 8)
+_pool: ThreadPoolExecutor | None = None
+
+
+def set_num_threads(n: int) -> None:
+    """Threads used for large optimizer steps (default: the CPU count, at most 8; 1 disables)."""
+    global _num_threads, _pool
+    if int(n) < 1:
+        raise ValueError(f"invalid number of threads: {n!r}; must be >= 1")
+    _num_threads = int(n)
+    if _pool is not None:
+        _pool.shutdown(wait=False)
+        _pool = None
+
+
+def get_num_threads() -> int:
+    """Threads used for large optimizer steps."""
+    return _num_threads
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=_num_threads, thread_name_prefix="descentlab-optim")
+    return _pool
+
+
 def _update(tx: GradientTransformation, updates: list[np.ndarray], state: dict[str, list[Any]],
             params: list[np.ndarray], hyper: Mapping[str, Any]
             ) -> tuple[list[np.ndarray], dict[str, list[Any]]]:  # fmt: skip
@@ -361,7 +390,8 @@ def _update(tx: GradientTransformation, updates: list[np.ndarray], state: dict[s
     An elementwise transformation sees each large array as several smaller "tensors" (views), so
     each of the ~15 NumPy passes of an Adam step re-reads its data from cache rather than from
     memory. Scalars (step counts) are repeated per chunk and advance alike; the results land in the
-    original arrays, so callers see exactly what an unchunked update would give.
+    original arrays, so callers see exactly what an unchunked update would give. Runs of chunks go
+    to `get_num_threads()` threads (bit-identical: each chunk is computed the same way alone).
     """
     arrays = [
         *updates,
@@ -387,7 +417,21 @@ def _update(tx: GradientTransformation, updates: list[np.ndarray], state: dict[s
     u_parts = split(updates)
     s_parts = {k: split(v) for k, v in state.items()}
     kept = {k: list(v) for k, v in s_parts.items()}
-    new_u, new_s = tx.update(list(u_parts), s_parts, split(params), hyper)
+    p_parts = split(params)
+    workers = min(_num_threads, len(u_parts) // 2)
+    if workers > 1:
+        # Chunks are independent, and NumPy releases the GIL inside each large ufunc: hand
+        # contiguous runs of chunks to threads. Each chunk is computed exactly as it would be alone.
+        bounds = np.linspace(0, len(u_parts), workers + 1).astype(int).tolist()
+        runs = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        results = list(_executor().map(
+            lambda r: tx.update(u_parts[r], {k: v[r] for k, v in s_parts.items()}, p_parts[r], hyper),
+            runs,
+        ))  # fmt: skip
+        new_u = [u for part, _ in results for u in part]
+        new_s = {k: [x for _, part in results for x in part[k]] for k in results[0][1]}
+    else:
+        new_u, new_s = tx.update(list(u_parts), s_parts, p_parts, hyper)
     for view, result in zip(u_parts, new_u):
         if result is not view:
             np.copyto(view, result)
