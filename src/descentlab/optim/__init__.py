@@ -30,7 +30,8 @@ from descentlab.optim.optimizers import (
 from descentlab.optim.registry import OptimizerSpec, available, get, register
 
 __all__ = [
-    "transforms", "registry", "Optimizer", "set_num_threads", "get_num_threads", "OptimizerSpec", "get", "available", "register",
+    "transforms", "registry", "Optimizer", "set_num_threads", "get_num_threads", "OptimizerSpec",
+    "get", "available", "register",
     "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
     "Rprop", "ASGD", "LBFGS", "Lion",
 ]  # fmt: skip
