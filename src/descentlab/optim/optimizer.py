@@ -375,6 +375,16 @@ def get_num_threads() -> int:
     return _num_threads
 
 
+def _forget_pool() -> None:
+    # A forked child (a process-pool worker) inherits the pool object but not its threads.
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _executor() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
