@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from descentlab.tensor import Function, Tensor
 
@@ -160,8 +160,9 @@ class _Wide:
         self.kernel, self.ho, self.wo = kernel, ho, wo
         self.length = ho * wp
         kh, kw = kernel
+        self.steps = (dilation[0] * wp, dilation[1])  # flat distance between kernel rows / cols
         self.offsets = [
-            (i, j, i * dilation[0] * wp + j * dilation[1]) for i in range(kh) for j in range(kw)
+            (i, j, i * self.steps[0] + j * self.steps[1]) for i in range(kh) for j in range(kw)
         ]
 
     def im2col(self, xp: np.ndarray, groups: int, owner: object = None) -> np.ndarray:
@@ -170,8 +171,15 @@ class _Wide:
         flat = xp.reshape(self.n, self.c, self.hp * self.wp).transpose(1, 0, 2)  # (C, N, Hp*Wp)
         shape = (self.c, kh, kw, self.n, self.length)
         cols = lease(owner, shape, xp.dtype) if owner is not None else np.empty(shape, xp.dtype)
-        for i, j, s in self.offsets:
-            cols[:, i, j] = flat[:, :, s : s + self.length]
+        # Windows of length L at every start, then the kh x kw grid of starts i*dh*Wp + j*dw as
+        # one strided view (in bounds thanks to the extra zero row): a single copy gathers it all.
+        win = sliding_window_view(flat, self.length, axis=2)  # (C, N, starts, L)
+        sc, sn, ss, sl = win.strides
+        grid = as_strided(
+            win, (self.c, self.n, kh, kw, self.length),
+            (sc, sn, self.steps[0] * ss, self.steps[1] * ss, sl), writeable=False,
+        )  # fmt: skip
+        cols[...] = grid.transpose(0, 2, 3, 1, 4)
         return cols.reshape(groups, (self.c // groups) * kh * kw, self.n * self.length)
 
     def col2im(self, cols: np.ndarray) -> np.ndarray:
