@@ -165,12 +165,18 @@ class _Wide:
             (i, j, i * self.steps[0] + j * self.steps[1]) for i in range(kh) for j in range(kw)
         ]
 
-    def im2col(self, xp: np.ndarray, groups: int, owner: object = None) -> np.ndarray:
-        """(N, C, Hp + 1, Wp) -> (G, C/G * kh*kw, N*Ho*Wp); leased to `owner` when given."""
+    def im2col(self, xp: np.ndarray, groups: int, owner: object = None,
+               ones_row: bool = False) -> np.ndarray:  # fmt: skip
+        """(N, C, Hp + 1, Wp) -> (G, C/G * kh*kw, N*Ho*Wp); leased to `owner` when given.
+        `ones_row` (groups == 1) appends a row of ones, so a bias can ride along in the GEMM."""
         kh, kw = self.kernel
         flat = xp.reshape(self.n, self.c, self.hp * self.wp).transpose(1, 0, 2)  # (C, N, Hp*Wp)
-        shape = (self.c, kh, kw, self.n, self.length)
-        cols = lease(owner, shape, xp.dtype) if owner is not None else np.empty(shape, xp.dtype)
+        rows = self.c * kh * kw
+        shape = (rows + ones_row, self.n * self.length)
+        full = lease(owner, shape, xp.dtype) if owner is not None else np.empty(shape, xp.dtype)
+        if ones_row:
+            full[rows] = 1
+        cols = full[:rows].reshape(self.c, kh, kw, self.n, self.length)
         # Windows of length L at every start, then the kh x kw grid of starts i*dh*Wp + j*dw as
         # one strided view (in bounds thanks to the extra zero row): a single copy gathers it all.
         win = sliding_window_view(flat, self.length, axis=2)  # (C, N, starts, L)
@@ -180,7 +186,7 @@ class _Wide:
             (sc, sn, self.steps[0] * ss, self.steps[1] * ss, sl), writeable=False,
         )  # fmt: skip
         cols[...] = grid.transpose(0, 2, 3, 1, 4)
-        return cols.reshape(groups, (self.c // groups) * kh * kw, self.n * self.length)
+        return full.reshape(groups, -1, self.n * self.length)
 
     def col2im(self, cols: np.ndarray) -> np.ndarray:
         """(C*kh*kw, N*Ho*Wp) (any grouping merged) -> NCHW view of the padded-image gradient."""
@@ -237,11 +243,12 @@ class _Geometry:
         out[:, :, top : top + x.shape[2], left : left + x.shape[3]] = x
         return out
 
-    def im2col(self, x: np.ndarray, groups: int, owner: object = None) -> np.ndarray:
-        """Unpadded NCHW input -> (G, C/G*kh*kw, N*positions)."""
+    def im2col(self, x: np.ndarray, groups: int, owner: object = None,
+               ones_row: bool = False) -> np.ndarray:  # fmt: skip
+        """Unpadded NCHW input -> (G, C/G*kh*kw, N*positions) (+ a ones row: wide route only)."""
         xp = self.pad(x)
         if self.wide is not None:
-            return self.wide.im2col(xp, groups, owner)
+            return self.wide.im2col(xp, groups, owner, ones_row)
         return im2col(xp, self.kernel, self.stride, self.dilation, groups)
 
     def col2im(self, cols: np.ndarray) -> np.ndarray:
@@ -280,13 +287,20 @@ class Conv2d(Function):
     def forward(self, x, weight, bias=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
                 groups=1):  # fmt: skip
         self.groups, self.weight = groups, weight
-        self.geo = _Geometry(x.shape, padding, weight.shape[2:], stride, dilation)
-        # The columns are kept for the weight gradient; lease them to this node so the next
-        # step reuses the memory once the graph is freed.
-        keep = self.needs_input_grad[1]
-        cols = self.geo.im2col(x, groups, owner=self if keep else None)  # (G, C/G*kh*kw, N*P)
-        y = np.matmul(_grouped(weight, groups), cols).reshape(weight.shape[0], -1)  # (O, N*P)
-        if bias is not None:
+        self.geo = geo = _Geometry(x.shape, padding, weight.shape[2:], stride, dilation)
+        # On the wide route the bias is one more GEMM column against a row of ones: no separate
+        # pass over the output, and its gradient comes out of the weight-gradient GEMM for free.
+        self.fold = fold = bias is not None and groups == 1 and geo.wide is not None
+        has_bias = bias is not None
+        # The columns are kept for the weight (and folded bias) gradient; lease them to this node
+        # so the next step reuses the memory once the graph is freed.
+        keep = self.needs_input_grad[1] or (fold and self.needs_input_grad[2])
+        cols = geo.im2col(x, groups, self if keep else None, fold)  # (G, C/G*kh*kw (+1), N*P)
+        w = _grouped(weight, groups)
+        if fold:
+            w = np.concatenate([w[0], bias[:, None].astype(w.dtype, copy=False)], axis=1)[None]
+        y = np.matmul(w, cols).reshape(weight.shape[0], -1)  # (O, N*P)
+        if has_bias and not fold:
             y += bias[:, None]
         self.cols = cols if keep else None
         # (O, N, Ho, Wo) memory seen as NCHW: no transpose copy; the next conv's im2col reads
@@ -302,10 +316,16 @@ class Conv2d(Function):
             w = _grouped(self.weight, groups).transpose(0, 2, 1)
             gcols = scratch("gcols", (groups, w.shape[1], gg.shape[2]), gg.dtype)
             gx = geo.col2im(np.matmul(w, gg, out=gcols))
-        if self.needs_input_grad[1]:
-            gw = np.matmul(gg, self.cols.transpose(0, 2, 1)).reshape(self.weight.shape)
-        if len(self.needs_input_grad) == 3 and self.needs_input_grad[2]:
-            gb = gg.sum(axis=2).reshape(-1)  # contiguous rows (junk columns hold zeros)
+        need_b = len(self.needs_input_grad) == 3 and self.needs_input_grad[2]
+        if self.fold and (self.needs_input_grad[1] or need_b):
+            gwb = gg[0] @ self.cols[0].T  # (O, C*kh*kw + 1): weight gradient | bias gradient
+            gw = gwb[:, :-1].reshape(self.weight.shape) if self.needs_input_grad[1] else None
+            gb = gwb[:, -1].copy() if need_b else None
+        else:
+            if self.needs_input_grad[1]:
+                gw = np.matmul(gg, self.cols.transpose(0, 2, 1)).reshape(self.weight.shape)
+            if need_b:
+                gb = gg.sum(axis=2).reshape(-1)  # contiguous rows (junk columns hold zeros)
         return (gx, gw, gb) if len(self.needs_input_grad) == 3 else (gx, gw)
 
 
