@@ -209,8 +209,9 @@ class Module:
         return self
 
     def to(self, dtype: Any) -> Module:
-        """Cast every floating parameter and buffer to `dtype` in place (e.g. np.float64 for
-        gradient checks); integer buffers such as BatchNorm's num_batches_tracked are kept."""
+        """Cast every floating parameter and buffer to `dtype` (e.g. np.float64 for gradient
+        checks); integer buffers such as BatchNorm's num_batches_tracked are kept. The Parameter
+        objects stay the same but get new arrays: cast before creating an optimizer."""
         dtype = np.dtype(dtype)
         for p in self.parameters():
             p.data = p.data.astype(dtype)
