@@ -8,7 +8,10 @@ is timed as the median of many repetitions after a warm-up, alternating the libr
 so that machine noise hits both alike. Losses and gradients are checked to agree first.
 
 Run:
-    .venv/bin/python benchmarks/bench_cnn.py [--reps 100] [--batches 64]
+    .venv/bin/python benchmarks/bench_cnn.py [--reps 100] [--batches 64] [--threads 1]
+
+`--threads 1` pins both libraries to one core: the most repeatable comparison on a shared machine
+(with several threads, other load on the machine slows whichever library spins more).
 
 Prints a markdown table; ratio = torch time / descentlab time (> 1 means descentlab is faster).
 """
