@@ -16,6 +16,7 @@ Prints a markdown table; ratio = torch time / descentlab time (> 1 means descent
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -128,7 +129,7 @@ def main() -> None:
     print(
         f"forward+backward, 784-256-128-10 ReLU MLP, cross-entropy; median of {args.reps} reps; "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}, "
-        f"{platform.machine()} {platform.processor() or ''}".rstrip()
+        f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
     )
     print()
     print("| batch | descentlab (ms) | PyTorch (ms) | ratio torch/descentlab |")
