@@ -1,8 +1,11 @@
-"""make demo: train an MLP on the bundled digits through `descentlab.fit`, with a progress bar.
+"""make demo: train an MLP on the bundled digits, then compare the classic optimizers on Rosenbrock.
 
-Prints the held-out test accuracy and writes to demo-output/: the best weights (safetensors,
-loadable by PyTorch too), a resumable checkpoint, the per-epoch log as CSV and the learning
-curves as PNG.
+Part 1 trains through `descentlab.fit` with a progress bar and prints the held-out test accuracy;
+it writes to demo-output/: the best weights (safetensors, loadable by PyTorch too), a resumable
+checkpoint, the per-epoch log as CSV and the learning curves as PNG.
+Part 2 is the lab's optimizer playground (the same as `descentlab playground`): SGD, Momentum,
+Nesterov, AdaGrad, RMSProp and Adam from the same start with the same step budget and the same
+tuned learning-rate grid; the table is printed and the pictures go to demo-output/playground/.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 
 import descentlab as dl
 from descentlab import nn
+from descentlab.lab import run_playground
 from descentlab.train import CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 
 OUT = Path("demo-output")
@@ -72,6 +76,14 @@ def main() -> None:
     ]:
         print(f"  {name:<24} {what}")
     assert np.isfinite(scores["loss"])
+
+    print("\nthe optimizer playground: six optimizers on Rosenbrock, 500 steps each, lr tuned")
+    result = run_playground("rosenbrock")
+    print(result.format_table())
+    files = result.save(OUT / "playground", formats=("png",), animate="gif")
+    print(f"playground outputs in {(OUT / 'playground').resolve()}/:")
+    for path in files.values():
+        print(f"  {Path(path).name}")
 
 
 if __name__ == "__main__":
