@@ -331,6 +331,24 @@ def test_registry_names_and_get():
         optim.get("adan", [p])
 
 
+def test_registry_loads_keras_entries_on_first_lookup():
+    """get("keras.adam") and available() work without importing descentlab.keras first."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, descentlab as dl\n"
+        "assert 'descentlab.keras.optimizers' not in sys.modules\n"
+        "opt = dl.optim.get('keras.adam', [dl.nn.Parameter(np.zeros(2))], lr=0.1)\n"
+        "print(type(opt).__module__, opt.param_groups[0]['lr'])\n"
+        "print(','.join(n for n in dl.optim.available() if n.startswith('keras.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    module, names = out.stdout.strip().splitlines()
+    assert module == "descentlab.keras.optimizers 0.1"
+    assert {"keras.adam", "keras.sgd", "keras.rmsprop", "keras.ftrl"} <= set(names.split(","))
+
+
 def test_register_new_optimizer():
     from descentlab.optim.registry import REGISTRY, OptimizerSpec, register
 

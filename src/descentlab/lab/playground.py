@@ -86,11 +86,7 @@ class OptimizerChoice:
 def _registry() -> Any:
     from descentlab.optim import registry
 
-    try:  # the Keras facade registers its "keras.<name>" optimizers when imported
-        import descentlab.keras.optimizers  # noqa: F401
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("descentlab.keras", "descentlab.keras.optimizers"):
-            raise
+    registry.available()  # loads the "keras.<name>" entries on first use
     return registry
 
 

@@ -2,7 +2,8 @@
 
 The lab, the CLI listings and the parametrised tests are driven by it; adding an optimizer is one
 transformation plus one `register(OptimizerSpec(...))`. Keras-convention optimizers register
-themselves as "keras.<name>" when `descentlab.keras.optimizers` is imported.
+themselves as "keras.<name>" in `descentlab.keras.optimizers`; `available()`, `spec()` and `get()`
+import that module on first use, so `get("keras.adam", params)` works without importing it first.
 
 Example:
     >>> import numpy as np, descentlab as dl
@@ -80,13 +81,35 @@ def register(entry: OptimizerSpec, overwrite: bool = False) -> OptimizerSpec:
     return entry
 
 
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    """Import `descentlab.keras.optimizers` once, which registers the "keras.<name>" entries.
+
+    A lazy import from a higher layer, on purpose: optim stays free of keras at import time, and
+    the registry is still complete wherever a name is looked up.
+    """
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    try:
+        import descentlab.keras.optimizers  # noqa: F401
+    except ModuleNotFoundError as exc:  # a trimmed install without the Keras facade
+        if exc.name not in ("descentlab.keras", "descentlab.keras.optimizers"):
+            raise
+
+
 def available() -> list[str]:
-    """The registered names, sorted."""
+    """The registered names, sorted ("keras.*" entries included)."""
+    _load_plugins()
     return sorted(REGISTRY)
 
 
 def spec(name: str) -> OptimizerSpec:
     """The entry for `name`; a ValueError lists close matches when it is unknown."""
+    _load_plugins()
     key = name.lower() if isinstance(name, str) else name
     if key not in REGISTRY:
         close = difflib.get_close_matches(str(name).lower(), list(REGISTRY), n=3, cutoff=0.5)
