@@ -421,3 +421,99 @@ def test_training_stack_imports_no_optional_heavyweights():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------- metrics: arrays and functions
+def test_array_metrics_stay_out_of_the_logs_and_are_kept_per_epoch(tmp_path, capsys):
+    """A confusion matrix is not a number: fit keeps it in History.arrays, not in the logs."""
+    x, y = toy(40)
+    x_val, y_val = toy(15, seed=1)
+    model = mlp()
+    csv = tmp_path / "log.csv"
+    h = fit(model, x, y, loss="cross_entropy", optimizer=sgd(model), batch_size=8, epochs=2,
+            metrics=["accuracy", "confusion_matrix"], validation_data=(x_val, y_val),
+            callbacks=[dl.train.CSVLogger(csv)], verbose=2)  # fmt: skip
+    assert list(h.history) == ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
+    assert list(h.arrays) == ["confusion_matrix", "val_confusion_matrix"]
+    assert [a.shape for a in h.arrays["confusion_matrix"]] == [(3, 3), (3, 3)]
+    assert all(a.sum() == 40 for a in h.arrays["confusion_matrix"])
+    scores = evaluate(model, x_val, y_val, metrics=["confusion_matrix", "accuracy"])
+    np.testing.assert_array_equal(h.arrays["val_confusion_matrix"][-1], scores["confusion_matrix"])
+    cm = scores["confusion_matrix"]
+    assert np.trace(cm) / cm.sum() == pytest.approx(scores["accuracy"])
+    assert "confusion_matrix" not in csv.read_text() and "confusion" not in capsys.readouterr().out
+    restored = dl.train.History()
+    restored.load_state_dict(json_roundtrip(h.state_dict()))
+    np.testing.assert_array_equal(restored.arrays["val_confusion_matrix"][1], cm)
+
+
+def json_roundtrip(obj):
+    import json
+
+    return json.loads(json.dumps(obj))
+
+
+def test_plain_function_metrics_are_batch_size_weighted_means():
+    """Keras accepts metric functions: fn(y_pred, y_true) -> a batch value, averaged over
+    batches weighted by their size; convention="keras" marks fn(y_true, y_pred)."""
+    x, y = toy(10)
+    x_val, y_val = toy(7, seed=1)
+
+    def hits(y_pred, y_true):  # one float per batch
+        return float((y_pred.argmax(axis=1) == y_true).mean())
+
+    def true_mean(y_true, y_pred):  # asymmetric: tells the argument order apart
+        assert y_pred.ndim == 2 and y_true.ndim == 1
+        return float(np.mean(y_true))
+
+    true_mean.convention = "keras"
+    model = mlp()
+    h = fit(model, x, y, loss="cross_entropy", optimizer=sgd(model), batch_size=4, epochs=1,
+            metrics=[hits, true_mean], validation_data=(x_val, y_val), verbose=0)  # fmt: skip
+    assert {"hits", "true_mean", "val_hits", "val_true_mean"} <= set(h.history)
+    # validation batches of 4 and 3: the batch means weighted by batch size = the overall mean
+    p = predict(model, x_val, batch_size=4)
+    per_batch = [hits(p[:4], y_val[:4]), hits(p[4:], y_val[4:])]
+    expected = (4 * per_batch[0] + 3 * per_batch[1]) / 7
+    assert h.history["val_hits"][0] == pytest.approx(expected, rel=1e-12)
+    assert h.history["val_true_mean"][0] == pytest.approx(y_val.mean(), rel=1e-12)
+    assert h.history["true_mean"][0] == pytest.approx(y.mean(), rel=1e-12)
+    scores = evaluate(model, x_val, y_val, metrics=[hits], batch_size=4)
+    assert scores["hits"] == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(TypeError, match="metric name"):
+        _fit(mlp(), x, y, metrics=[3])
+
+
+# ---------------------------------------------------------------- optimizer by name
+class _Grab(dl.train.Callback):
+    def on_train_begin(self, logs=None):
+        self.optimizer = self.trainer.optimizer
+
+
+@pytest.mark.parametrize(
+    ("name", "cls", "lr", "extra"),
+    [
+        ("adam", "Adam", 1e-3, {}),  # PyTorch's and Keras' Adam default, not the lab's 1e-2
+        ("sgd", "SGD", 1e-3, {}),
+        ("momentum", "SGD", 1e-3, {"momentum": 0.9}),  # the entry's other defaults are kept
+        ("nesterov", "SGD", 1e-3, {"momentum": 0.9, "nesterov": True}),
+        ("rmsprop", "RMSprop", 1e-2, {"alpha": 0.99}),
+        ("adagrad", "Adagrad", 1e-2, {}),
+        ("amsgrad", "Adam", 1e-3, {"amsgrad": True}),
+        ("adamw", "AdamW", 1e-3, {"weight_decay": 1e-2}),
+        ("keras.adam", "Adam", 1e-3, {"epsilon": 1e-7}),
+        ("keras.sgd", "SGD", 1e-2, {}),
+    ],
+)
+def test_optimizer_by_name_uses_the_class_default_lr(name, cls, lr, extra):
+    x, y = toy(16)
+    grab = _Grab()
+    h = _fit(mlp(), x, y, optimizer=name, callbacks=[grab])
+    opt = grab.optimizer
+    assert type(opt).__name__ == cls
+    assert opt.param_groups[0]["lr"] == lr and h.history["lr"] == [lr]
+    for key, value in extra.items():
+        assert opt.param_groups[0][key] == value, key
+    assert dl.optim.registry.spec(name).constructor.__module__.startswith(
+        "descentlab.keras" if name.startswith("keras.") else "descentlab.optim"
+    )

@@ -161,15 +161,26 @@ def fit(
         x, y: arrays (or Tensors) with samples on axis 0; or `x` a `DataLoader` / `Dataset`
             yielding (x, y) or (x, y, sample_weight) and `y=None`.
         loss: a `descentlab.losses.Loss` or its name ("cross_entropy", "mse", ...).
-        optimizer: a `descentlab.optim` optimizer or a name ("sgd", "adam", ...) with default
-            hyperparameters.
+        optimizer: a `descentlab.optim` optimizer or a registry name ("sgd", "momentum", "adam",
+            "keras.adam", ...; see `descentlab.optim.available()`). A name is built with its
+            registry entry's hyperparameters (e.g. momentum=0.9 for "momentum") *except the
+            learning rate*: the optimizer class's own default lr applies, PyTorch's for torch
+            names (Adam 1e-3, SGD 1e-3, RMSprop 1e-2, ...) and Keras' for "keras.*" names, as
+            `optimizer="adam"` gives in Keras. (The registry's lrs are tuned for the 2-D lab;
+            pass an optimizer object to choose the lr.)
         batch_size: samples per update: N = batch GD, 1 = stochastic GD, between = mini-batch.
         validation_split: fraction in (0, 1) of the data held out for validation: the *last*
             samples, taken before shuffling (Keras).
         validation_data: (x_val, y_val[, w_val]), a Dataset or a DataLoader.
         class_weight: {class: weight}; sample i gets weight class_weight[y_i] (times its
             sample_weight); the batch loss becomes sum_i w_i * l_i / batch size (Keras).
-        metrics: names or metric objects, computed on training batches and on validation data.
+        metrics: names ("accuracy", "mae", ...), metric objects, or functions
+            fn(y_pred, y_true) returning per-sample values or a batch mean (predictions first,
+            like descentlab losses; a function with attribute ``convention = "keras"`` is called
+            fn(y_true, y_pred) as in Keras), averaged over batches weighted by batch size.
+            Computed on training batches and on validation data. Scalar results go to the logs
+            and `History.history`; array-valued results (e.g. "confusion_matrix") stay out of
+            the logs and are kept per epoch in `History.arrays`.
         callbacks: `Callback`s (History and the progress bar are added automatically).
         initial_epoch: epoch to start counting from (0-based).
         verbose: 0 silent, 1 progress bar (plain lines when not a terminal), 2 one line per epoch.
@@ -180,7 +191,8 @@ def fit(
             continues with the next epoch, bit-identical to a run that was never interrupted.
 
     Returns:
-        History with `.history` ("loss", metrics, "val_*", "lr") and `.params`.
+        History with `.history` ("loss", scalar metrics, "val_*", "lr"), `.arrays` (array-valued
+        metrics per epoch) and `.params`.
 
     Example:
         >>> h = fit(model, x, y, loss="cross_entropy", optimizer="sgd", batch_size=32,
@@ -253,6 +265,11 @@ def fit(
                 val = _run_eval(model, val_loader, loss_fn, val_metrics, dtype)
                 logs.update({f"val_{k}": v for k, v in val.items()})
             logs["lr"] = get_lr(opt)
+            # Array-valued metrics (confusion matrix) go to History.arrays, not to the logs that
+            # the progress bar, CSVLogger and monitors read as numbers.
+            arrays = {k: logs.pop(k) for k in [k for k, v in logs.items() if np.ndim(v) > 0]}
+            if arrays:
+                history.record_arrays(arrays)
             cbs.call("on_epoch_end", epoch, logs)
             trainer._run_after_epoch()
             if trainer.stop_training:
@@ -324,7 +341,8 @@ def _train_one_epoch(model: Any, loader: Any, loss_fn: Any, opt: Any, cw: np.nda
         for _, m in metrics:
             m.update(y_pred.data, yb, sample_weight=w)
         if batch_end:
-            logs = {"loss": total / seen, **_results(metrics), "batch_loss": batch_loss}
+            logs = {"loss": total / seen, **_results(metrics, scalars_only=True),
+                    "batch_loss": batch_loss}  # fmt: skip
             cbs.call("on_train_batch_end", b, logs)
         if trainer.stop_training:
             break
@@ -354,8 +372,16 @@ def _call_loss(loss_fn: Any, y_pred: Tensor, y_true: np.ndarray) -> Tensor:
     return loss_fn(y_pred, y_true)
 
 
-def _results(metrics: list[tuple[str, Any]]) -> dict[str, float]:
-    return {name: float(m.result()) for name, m in metrics}
+def _results(metrics: list[tuple[str, Any]], scalars_only: bool = False) -> dict[str, Any]:
+    """name -> result: a float for scalar metrics, an array for array-valued ones."""
+    out: dict[str, Any] = {}
+    for name, m in metrics:
+        value = m.result()
+        if np.ndim(value) == 0:
+            out[name] = float(value)
+        elif not scalars_only:
+            out[name] = np.array(value)
+    return out
 
 
 # ====================================================================== evaluate / predict
@@ -369,11 +395,12 @@ def evaluate(
     batch_size: int = 32,
     sample_weight: Any = None,
     verbose: int = 0,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Loss and metrics of `model` on (x, y), in eval mode and without a graph.
 
     The loss is the mean of the per-sample losses over all samples (weighted sum / N with
-    `sample_weight`), metrics are streamed over batches. Returns {"loss": ..., metric: ...}.
+    `sample_weight`), metrics are streamed over batches. Returns {"loss": ..., metric: ...}:
+    floats, and arrays for array-valued metrics such as "confusion_matrix".
 
     Example:
         >>> evaluate(model, x_test, y_test, loss="cross_entropy", metrics=["accuracy"])  # doctest: +SKIP
@@ -397,7 +424,8 @@ def evaluate(
         raise ValueError("evaluate: give a loss and/or metrics to compute")
     out = _run_eval(model, loader, loss_fn, mets, dtype)
     if verbose:
-        print("evaluate:" + "".join(f" - {k}: {v:.4f}" for k, v in out.items()), flush=True)
+        shown = {k: v for k, v in out.items() if np.ndim(v) == 0}
+        print("evaluate:" + "".join(f" - {k}: {v:.4f}" for k, v in shown.items()), flush=True)
     return out
 
 
@@ -429,7 +457,7 @@ def predict(model: Any, x: Any, batch_size: int = 32, verbose: int = 0) -> np.nd
 
 
 def _run_eval(model: Any, loader: Any, loss_fn: Any, metrics: list[tuple[str, Any]],
-              dtype: Any) -> dict[str, float]:  # fmt: skip
+              dtype: Any) -> dict[str, Any]:  # fmt: skip
     was_training = bool(getattr(model, "training", True))
     for _, m in metrics:
         m.reset()
@@ -778,9 +806,13 @@ def _is_class_loss(loss_fn: Any) -> bool:
 
 def _resolve_optimizer(optimizer: Any, model: Any) -> Any:
     if isinstance(optimizer, str):
-        from descentlab import optim
+        from descentlab.optim import registry
 
-        return optim.get(optimizer, list(model.parameters()))
+        # The entry's hyperparameters without its lr (tuned for the 2-D lab): the class's own
+        # default lr applies, as `optimizer="adam"` means Adam(lr=1e-3) in Keras and PyTorch.
+        entry = registry.spec(optimizer)
+        hyper = {k: v for k, v in entry.defaults.items() if k not in ("lr", "learning_rate")}
+        return entry.constructor(list(model.parameters()), **hyper)
     for attr in ("step", "zero_grad", "param_groups"):
         if not hasattr(optimizer, attr):
             raise TypeError(
@@ -801,8 +833,17 @@ def _resolve_metrics(metrics: Iterable[Any]) -> list[tuple[str, Any]]:
             out.append((m, metrics_mod.get(m)))
         elif all(hasattr(m, a) for a in ("reset", "update", "result")):
             out.append((str(getattr(m, "name", type(m).__name__)), copy.deepcopy(m)))
+        elif isinstance(m, type) and issubclass(m, metrics_mod.Metric):
+            metric = m()
+            out.append((metric.name, metric))
+        elif callable(m):  # fn(y_pred, y_true) -> per-sample values or a batch mean
+            metric = metrics_mod.MeanMetricWrapper(m)
+            out.append((metric.name, metric))
         else:
-            raise TypeError(f"metrics: {m!r} is neither a metric name nor a metric object")
+            raise TypeError(
+                f"metrics: {m!r} is not a metric name (e.g. 'accuracy'), a metric object or a "
+                "function fn(y_pred, y_true)"
+            )
     names = [n for n, _ in out]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:

@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from descentlab.train.callbacks import Callback
 
 __all__ = ["History"]
@@ -36,12 +38,21 @@ class History(Callback):
 
     Convention: Keras (`History.history`, `History.epoch`); a name first logged at a later epoch is
     padded with NaN for the earlier ones so every list has one entry per epoch.
+
+    `.arrays[name]` holds the per-epoch values of array-valued metrics (a confusion matrix):
+    `fit` keeps them out of `.history`, so plots, CSV and callbacks only ever see numbers.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
+        self.arrays: dict[str, list[np.ndarray]] = {}
+
+    def record_arrays(self, values: Mapping[str, Any]) -> None:
+        """Append this epoch's array-valued metrics (call before `on_epoch_end`)."""
+        for key, value in values.items():
+            self.arrays.setdefault(key, []).append(np.array(value))
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         self.epoch.append(int(epoch))
@@ -53,11 +64,16 @@ class History(Callback):
                 column.append(math.nan)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"history": {k: list(v) for k, v in self.history.items()}, "epoch": list(self.epoch)}
+        return {
+            "history": {k: list(v) for k, v in self.history.items()},
+            "epoch": list(self.epoch),
+            "arrays": {k: [a.tolist() for a in v] for k, v in self.arrays.items()},
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
         self.epoch = [int(e) for e in state["epoch"]]
+        self.arrays = {k: [np.array(a) for a in v] for k, v in state.get("arrays", {}).items()}
 
     def __len__(self) -> int:
         return len(self.epoch)

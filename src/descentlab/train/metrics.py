@@ -189,6 +189,11 @@ class Mean(Metric):
 class MeanMetricWrapper(Metric):
     """Mean over samples of a per-sample function fn(y_pred, y_true) -> (N,) values.
 
+    A function returning one number per batch counts as that value for every sample of the
+    batch (a mean over batches weighted by batch size). Predictions come first, as in
+    descentlab's losses; a function carrying ``convention = "keras"`` is called
+    fn(y_true, y_pred), Keras' order.
+
     Example:
         >>> m = MeanMetricWrapper(lambda p, t: (p == t).astype(float), name="exact")
         >>> m(np.array([1, 2, 3]), np.array([1, 0, 3]))
@@ -203,6 +208,8 @@ class MeanMetricWrapper(Metric):
         super().__init__(name or getattr(fn, "__name__", None))
 
     def values(self, y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
+        if getattr(self.fn, "convention", "") == "keras":
+            return _np(self.fn(y_true, y_pred), self.name)
         return _np(self.fn(y_pred, y_true), self.name)
 
     def reset(self) -> None:
