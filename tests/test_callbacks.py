@@ -95,6 +95,20 @@ def test_history_to_dataframe_needs_pandas():
         assert list(frame.columns) == ["loss"] and list(frame.index) == [1]
 
 
+def test_history_to_dataframe_with_pandas():
+    pd = pytest.importorskip("pandas")
+    h = History()
+    h.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5})
+    h.on_epoch_end(1, {"loss": 0.5, "accuracy": 0.75, "val_loss": 0.7})
+    frame = h.to_dataframe()
+    assert isinstance(frame, pd.DataFrame) and frame.index.name == "epoch"
+    assert list(frame.index) == [1, 2] and list(frame.columns) == ["loss", "accuracy", "val_loss"]
+    assert frame["loss"].tolist() == [1.0, 0.5] and frame["accuracy"].tolist() == [0.5, 0.75]
+    assert np.isnan(frame["val_loss"].iloc[0]) and frame["val_loss"].iloc[1] == 0.7
+    csv = pd.read_csv(io.StringIO(h.to_csv()), index_col="epoch")
+    pd.testing.assert_frame_equal(csv, frame, check_names=False)
+
+
 # ---------------------------------------------------------------- EarlyStopping
 def test_early_stopping_patience_and_restore_best_weights():
     model = make_model()
