@@ -176,6 +176,64 @@ def test_exact_resume(name):
         assert np.array_equal(a.data, b.data), f"{name}: {n} differs after resume"
 
 
+# optimizer, its hyperparameters, a scheduler stepped after every update (ReduceLROnPlateau gets the loss)
+RESUME_WITH_SCHEDULER = {
+    "sgd-OneCycleLR": ("momentum", {"lr": 0.05},
+                       lambda m, o: m.OneCycleLR(o, max_lr=0.1, total_steps=100)),
+    "adam-CosineAnnealingWarmRestarts": ("adam", {},
+                                         lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=7)),
+    "rmsprop-ReduceLROnPlateau": ("rmsprop", {"lr": 0.01, "momentum": 0.5},
+                                  lambda m, o: m.ReduceLROnPlateau(o, patience=3, factor=0.9)),
+    "adagrad-SequentialLR": ("adagrad", {}, lambda m, o: m.SequentialLR(
+        o, [m.LinearLR(o, 0.2, total_iters=10), m.ExponentialLR(o, 0.97)], milestones=[10])),
+    "nadam-CyclicLR": ("nadam", {}, lambda m, o: m.CyclicLR(o, 1e-4, 1e-2, step_size_up=8)),
+}  # fmt: skip
+
+
+def _train_scheduled(model, opt, sched, start, stop):
+    for k in range(start, stop):
+        x, y = _batches(k)
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        if isinstance(sched, optim.lr_scheduler.ReduceLROnPlateau):
+            sched.step(float(loss.data))
+        else:
+            sched.step()
+
+
+@pytest.mark.parametrize("case", sorted(RESUME_WITH_SCHEDULER))
+def test_exact_resume_with_scheduler(case):
+    """50 steps, save model + optimizer + scheduler (JSON, arrays apart), rebuild all three,
+    load, 50 more: bit-identical to 100 uninterrupted steps, lrs included."""
+    name, kw, build = RESUME_WITH_SCHEDULER[case]
+    ls = optim.lr_scheduler
+    full = _model()
+    opt = optim.get(name, full.parameters(), **kw)
+    _train_scheduled(full, opt, build(ls, opt), 0, 100)
+
+    first = _model()
+    opt1 = optim.get(name, first.parameters(), **kw)
+    sched1 = build(ls, opt1)
+    _train_scheduled(first, opt1, sched1, 0, 50)
+    saved = _json_roundtrip({"model": dict(first.state_dict()), "optimizer": opt1.state_dict(),
+                             "scheduler": sched1.state_dict()})  # fmt: skip
+
+    resumed = _model()
+    for p in resumed.parameters():
+        p.data[...] = 123.0
+    opt2 = optim.get(name, resumed.parameters(), **kw)
+    sched2 = build(ls, opt2)  # PyTorch's order: build, then load model, optimizer, scheduler
+    resumed.load_state_dict(saved["model"])
+    opt2.load_state_dict(saved["optimizer"])
+    sched2.load_state_dict(saved["scheduler"])
+    _train_scheduled(resumed, opt2, sched2, 50, 100)
+    assert [g["lr"] for g in opt2.param_groups] == [g["lr"] for g in opt.param_groups]
+    for (n, a), b in zip(full.named_parameters(), resumed.parameters()):
+        assert np.array_equal(a.data, b.data), f"{case}: {n} differs after resume"
+
+
 def test_state_dict_is_in_parameter_order_and_copied():
     a, b = dl.nn.Parameter(np.ones(2)), dl.nn.Parameter(np.ones(3))
     opt = optim.Adam([{"params": [a]}, {"params": [b], "lr": 0.1}], lr=0.01)

@@ -93,11 +93,12 @@ def _mlp_data(dtype):
     return x, y, [w.astype(dtype) for w in weights]
 
 
-def _run_mlp_ours(name, kw, steps, dtype, groups=None, sign=1.0):
+def _run_mlp_ours(name, kw, steps, dtype, groups=None, sign=1.0, sched=None):
     x, y, weights = _mlp_data(dtype)
     params = [dl.nn.Parameter(w.copy()) for w in weights]
     spec = params if groups is None else groups(params)
     opt = getattr(optim, name)(spec, **kw)
+    scheduler = None if sched is None else sched(optim.lr_scheduler, opt)
     xt, yt = dl.tensor(x), dl.tensor(y)
     for _ in range(steps):
         opt.zero_grad()
@@ -106,14 +107,17 @@ def _run_mlp_ours(name, kw, steps, dtype, groups=None, sign=1.0):
         loss = ((out - yt) ** 2).mean() * sign
         loss.backward()
         opt.step()
+        if scheduler is not None:
+            scheduler.step()
     return [p.data for p in params]
 
 
-def _run_mlp_torch(torch, name, kw, steps, dtype, groups=None, sign=1.0):
+def _run_mlp_torch(torch, name, kw, steps, dtype, groups=None, sign=1.0, sched=None):
     x, y, weights = _mlp_data(dtype)
     params = [torch.tensor(w.copy(), requires_grad=True) for w in weights]
     spec = params if groups is None else groups(params)
     opt = _torch_opt(torch, name, spec, kw)
+    scheduler = None if sched is None else sched(torch.optim.lr_scheduler, opt)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     for _ in range(steps):
         opt.zero_grad()
@@ -122,6 +126,8 @@ def _run_mlp_torch(torch, name, kw, steps, dtype, groups=None, sign=1.0):
         loss = ((out - yt) ** 2).mean() * sign
         loss.backward()
         opt.step()
+        if scheduler is not None:
+            scheduler.step()
     return [p.detach().numpy() for p in params]
 
 
@@ -168,6 +174,32 @@ def test_per_group_hyperparameters(torch64, name):
         kw["momentum"] = 0.9
     ours = _run_mlp_ours(name, kw, 100, np.float64, groups=_two_groups)
     ref = _run_mlp_torch(torch64, name, kw, 100, np.float64, groups=_two_groups)
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+
+
+# A scheduler stepping inside the loop, after every optimizer step, as in a PyTorch training loop.
+# OneCycleLR and CyclicLR also cycle the momentum (SGD's momentum, Adam's betas[0]).
+SCHEDULED = {
+    "SGD-StepLR": ("SGD", {"lr": 0.05, "momentum": 0.9}, lambda m, o: m.StepLR(o, 10, 0.7)),
+    "SGD-OneCycleLR": ("SGD", {"lr": 0.05, "momentum": 0.9},
+                       lambda m, o: m.OneCycleLR(o, max_lr=0.1, total_steps=120)),
+    "Adam-OneCycleLR": ("Adam", {"lr": 0.01},
+                        lambda m, o: m.OneCycleLR(o, max_lr=0.02, total_steps=120)),
+    "Adam-CosineAnnealingWarmRestarts": (
+        "Adam", {"lr": 0.01}, lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=15, T_mult=2)),
+    "RMSprop-CyclicLR": ("RMSprop", {"lr": 0.002, "momentum": 0.5},
+                         lambda m, o: m.CyclicLR(o, 1e-4, 3e-3, step_size_up=20)),
+    "NAdam-LinearLR": ("NAdam", {"lr": 0.01}, lambda m, o: m.LinearLR(o, 0.1, total_iters=30)),
+}  # fmt: skip
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", sorted(SCHEDULED))
+def test_scheduler_stepping_inside_the_loop(torch64, case):
+    name, kw, sched = SCHEDULED[case]
+    ours = _run_mlp_ours(name, kw, 110, np.float64, groups=_two_groups, sched=sched)
+    ref = _run_mlp_torch(torch64, name, kw, 110, np.float64, groups=_two_groups, sched=sched)
     for a, b in zip(ours, ref):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
 
