@@ -517,3 +517,29 @@ def test_optimizer_by_name_uses_the_class_default_lr(name, cls, lr, extra):
     assert dl.optim.registry.spec(name).constructor.__module__.startswith(
         "descentlab.keras" if name.startswith("keras.") else "descentlab.optim"
     )
+
+
+def test_lbfgs_by_name_gets_a_closure_like_a_pytorch_loop(capsys):
+    """fit hands L-BFGS a closure (zero_grad, forward, loss, backward), exactly as one writes it
+    by hand; the logged loss is the batch loss before the step (what step(closure) returns)."""
+    x, y = toy(30)
+    model = mlp(0)
+    h = fit(model, x, y, loss="cross_entropy", optimizer="lbfgs", batch_size=30, epochs=3,
+            shuffle=False, verbose=1)  # fmt: skip
+    assert "1 iteration per epoch, 3 epochs = 3 updates" in capsys.readouterr().out
+    ref = mlp(0)
+    opt = dl.optim.LBFGS(ref.parameters(), line_search_fn="strong_wolfe")
+    loss_fn = dl.losses.get("cross_entropy")
+    losses = []
+    for _ in range(3):
+
+        def closure():
+            opt.zero_grad()
+            value = loss_fn(ref(dl.tensor(x)), y)
+            value.backward()
+            return value
+
+        losses.append(float(opt.step(closure).data))
+    assert h.history["loss"] == losses and losses[-1] < losses[0] / 2
+    for a, b in zip(model.parameters(), ref.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)

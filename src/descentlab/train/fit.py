@@ -322,19 +322,26 @@ def _train_one_epoch(model: Any, loader: Any, loss_fn: Any, opt: Any, cw: np.nda
     total, seen = 0.0, 0
     batch_begin, after_backward = cbs.has("on_train_batch_begin"), cbs.has("on_after_backward")
     batch_end = cbs.has("on_train_batch_end")
+    needs_closure = _needs_closure(opt)
     for b, batch in enumerate(loader):
         xb, yb, wb = _unpack(batch, dtype)
         n = len(xb)
         if batch_begin:
             cbs.call("on_train_batch_begin", b, {"size": n})
-        y_pred = model(Tensor(xb))
         w = _combine_weights(yb, wb, cw)
-        value = _loss(loss_fn, y_pred, yb, w)
-        opt.zero_grad()
-        value.backward()
-        if after_backward:
-            cbs.call("on_after_backward", b, {"size": n})
-        opt.step()
+        if needs_closure:
+            # L-BFGS re-evaluates the loss in its line search: hand it a closure, as in PyTorch.
+            # The batch's loss and metrics are those of the first evaluation (before the step).
+            y_pred, value = _closure_step(model, opt, xb, yb, w, loss_fn, cbs if after_backward
+                                          else None, b)  # fmt: skip
+        else:
+            y_pred = model(Tensor(xb))
+            value = _loss(loss_fn, y_pred, yb, w)
+            opt.zero_grad()
+            value.backward()
+            if after_backward:
+                cbs.call("on_after_backward", b, {"size": n})
+            opt.step()
         batch_loss = float(value.data)
         total += batch_loss * n
         seen += n
@@ -350,6 +357,31 @@ def _train_one_epoch(model: Any, loader: Any, loss_fn: Any, opt: Any, cw: np.nda
         raise ValueError("fit: the training data yielded no batches (empty data, or drop_last "
                          "with fewer samples than batch_size)")  # fmt: skip
     return {"loss": total / seen, **_results(metrics)}
+
+
+def _needs_closure(opt: Any) -> bool:
+    from descentlab.optim.lbfgs import LBFGS
+
+    return isinstance(opt, LBFGS) or bool(getattr(opt, "requires_closure", False))
+
+
+def _closure_step(model: Any, opt: Any, xb: np.ndarray, yb: np.ndarray, w: np.ndarray | None,
+                  loss_fn: Any, cbs: CallbackList | None, b: int) -> tuple[Tensor, Tensor]:  # fmt: skip
+    first: list[tuple[Tensor, Tensor]] = []
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        y_pred = model(Tensor(xb))
+        value = _loss(loss_fn, y_pred, yb, w)
+        value.backward()
+        if not first:
+            first.append((y_pred, value))
+            if cbs is not None:
+                cbs.call("on_after_backward", b, {"size": len(xb)})
+        return value
+
+    opt.step(closure)
+    return first[0]
 
 
 def _loss(loss_fn: Any, y_pred: Tensor, y_true: np.ndarray, w: np.ndarray | None) -> Tensor:

@@ -87,12 +87,12 @@ class ProgressBar(Callback):
         if p.get("val_samples"):
             head += f", validating on {p['val_samples']}"
         regime = p.get("regime") or describe_regime(bs, samples)
-        updates = "" if steps is None else f" = {steps * (epochs - initial)} updates"
+        updates = "" if steps is None else f" = {_count(steps * (epochs - initial), 'update')}"
         size = "" if bs is None else f", batch_size={bs}"
-        it = "" if steps is None else f" -> {steps} iterations per epoch"
+        it = "" if steps is None else f" -> {_count(steps, 'iteration')} per epoch"
         resumed = f" (resuming at epoch {initial + 1})" if initial else ""
         self._print(f"{head}: {regime} gradient descent{size}{it}, "
-                    f"{epochs - initial} epochs{updates}{resumed}")  # fmt: skip
+                    f"{_count(epochs - initial, 'epoch')}{updates}{resumed}")  # fmt: skip
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._start = time.perf_counter()
@@ -161,3 +161,8 @@ def _make_rich_progress(stream: IO[str]) -> Any:
         console=Console(file=stream),
         transient=False,
     )
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 epoch', '20 epochs'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
