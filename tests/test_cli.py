@@ -29,6 +29,8 @@ def test_list_functions_and_optimizers(capsys):
     assert rc == 0
     for name in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "lbfgs"):
         assert f"\n{name} " in out
+    for name in ("keras.sgd", "keras.adam", "keras.rmsprop", "keras.ftrl"):  # the Keras facade's
+        assert f"\n{name} " in out and "keras  Keras" in out
 
 
 def test_playground_writes_and_reports_outputs(capsys, tmp_path):
