@@ -543,3 +543,30 @@ def test_lbfgs_by_name_gets_a_closure_like_a_pytorch_loop(capsys):
     assert h.history["loss"] == losses and losses[-1] < losses[0] / 2
     for a, b in zip(model.parameters(), ref.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_keras_optimizer_object_is_built_with_the_model_parameters():
+    """As Keras' compile(optimizer=SGD(0.1)): fit builds an unbuilt Keras-convention optimizer."""
+    from descentlab.keras import optimizers as K
+
+    x, y = toy(24)
+    runs = []
+    for make in (lambda m: K.SGD(0.1), lambda m: dl.optim.SGD(m.parameters(), lr=0.1)):
+        model = mlp(0)
+        h = fit(model, x, y, loss="cross_entropy", optimizer=make(model), batch_size=8, epochs=2,
+                verbose=0, seed=0)  # fmt: skip
+        runs.append((h.history, snapshot(model)))
+    assert runs[0][0] == runs[1][0]
+    for k, v in runs[0][1].items():
+        np.testing.assert_array_equal(v, runs[1][1][k])
+
+
+def test_error_optimizer_built_for_another_model():
+    x, y = toy(10)
+    stale = dl.optim.Adam(mlp(1).parameters())
+    model = mlp(0)
+    before = snapshot(model)
+    with pytest.raises(ValueError, match="holds none of this model's parameters"):
+        _fit(model, x, y, optimizer=stale)
+    for k, v in before.items():
+        np.testing.assert_array_equal(model.state_dict()[k], v)

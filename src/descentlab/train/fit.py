@@ -851,6 +851,16 @@ def _resolve_optimizer(optimizer: Any, model: Any) -> Any:
                 f"optimizer must be a descentlab.optim optimizer or a name like 'adam', got "
                 f"{type(optimizer).__name__} (it has no {attr!r})"
             )
+    params = list(model.parameters())
+    if getattr(optimizer, "built", True) is False and callable(getattr(optimizer, "build", None)):
+        optimizer.build(params)  # a Keras-convention optimizer meets its variables here (compile)
+    held = {id(p) for group in optimizer.param_groups for p in group.get("params", ())}
+    if params and not any(id(p) in held for p in params):
+        raise ValueError(
+            f"optimizer: the {type(optimizer).__name__} holds none of this model's parameters "
+            "(built for another model, or before the model was re-created?); build it from "
+            "this model's parameters, e.g. optim.Adam(model.parameters()), or pass a name"
+        )
     return optimizer
 
 
