@@ -482,6 +482,8 @@ def test_plain_function_metrics_are_batch_size_weighted_means():
     assert scores["hits"] == pytest.approx(expected, rel=1e-12)
     with pytest.raises(TypeError, match="metric name"):
         _fit(mlp(), x, y, metrics=[3])
+    with pytest.raises(ValueError, match="appear more than once; give each metric its own name"):
+        _fit(mlp(), x, y, metrics=[lambda p, t: 0.0, lambda p, t: 1.0])
 
 
 # ---------------------------------------------------------------- optimizer by name

@@ -889,7 +889,10 @@ def _resolve_metrics(metrics: Iterable[Any]) -> list[tuple[str, Any]]:
     names = [n for n, _ in out]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
-        raise ValueError(f"metrics: names {sorted(dupes)} appear more than once")
+        raise ValueError(
+            f"metrics: names {sorted(dupes)} appear more than once; give each metric its own "
+            "name (a def instead of a lambda, or metrics.MeanMetricWrapper(fn, name=...))"
+        )
     return out
 
 
