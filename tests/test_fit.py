@@ -462,15 +462,20 @@ def test_plain_function_metrics_are_batch_size_weighted_means():
     def hits(y_pred, y_true):  # one float per batch
         return float((y_pred.argmax(axis=1) == y_true).mean())
 
-    def true_mean(y_true, y_pred):  # asymmetric: tells the argument order apart
+    def true_mean(y_true, y_pred):  # Keras' signature; asymmetric: tells the order apart
         assert y_pred.ndim == 2 and y_true.ndim == 1
         return float(np.mean(y_true))
 
-    true_mean.convention = "keras"
+    def marked(t, p):  # Keras' order by declaration
+        assert p.ndim == 2 and t.ndim == 1
+        return float(np.mean(t))
+
+    marked.convention = "keras"
     model = mlp()
     h = fit(model, x, y, loss="cross_entropy", optimizer=sgd(model), batch_size=4, epochs=1,
-            metrics=[hits, true_mean], validation_data=(x_val, y_val), verbose=0)  # fmt: skip
-    assert {"hits", "true_mean", "val_hits", "val_true_mean"} <= set(h.history)
+            metrics=[hits, true_mean, marked], validation_data=(x_val, y_val), verbose=0)  # fmt: skip
+    assert {"hits", "true_mean", "val_hits", "val_true_mean", "val_marked"} <= set(h.history)
+    assert h.history["val_marked"] == h.history["val_true_mean"]
     # validation batches of 4 and 3: the batch means weighted by batch size = the overall mean
     p = predict(model, x_val, batch_size=4)
     per_batch = [hits(p[:4], y_val[:4]), hits(p[4:], y_val[4:])]

@@ -292,6 +292,19 @@ def test_get_by_name_object_class_and_function():
     fn_metric = M.get(exact_match)
     assert fn_metric.name == "exact_match"
     assert fn_metric(np.array([1, 2, 3, 4]), np.array([1, 0, 3, 0])) == 0.5
+
+    def over(y_true, y_pred):  # Keras' signature: called fn(y_true, y_pred)
+        return (y_pred > y_true).astype(float)
+
+    def over_ours(y_pred, y_true):
+        return (y_pred > y_true).astype(float)
+
+    p, t = np.array([2.0, 0.0, 5.0, 1.0]), np.array([1.0, 1.0, 1.0, 1.0])
+    assert M.get(over)(p, t) == M.get(over_ours)(p, t) == 0.5
+    batch_mean = M.get(lambda y_pred, y_true: float(np.mean(y_pred)))  # one number per batch
+    batch_mean.update(np.array([1.0, 1.0]), t[:2])
+    batch_mean.update(np.array([4.0]), t[:1])
+    assert batch_mean.result() == 2.0  # (2 * 1 + 1 * 4) / 3: weighted by batch size
     with pytest.raises(ValueError, match="Did you mean 'accuracy'"):
         M.get("acuracy")
     with pytest.raises(ValueError, match="unknown metric 'foo'"):

@@ -176,8 +176,9 @@ def fit(
             sample_weight); the batch loss becomes sum_i w_i * l_i / batch size (Keras).
         metrics: names ("accuracy", "mae", ...), metric objects, or functions
             fn(y_pred, y_true) returning per-sample values or a batch mean (predictions first,
-            like descentlab losses; a function with attribute ``convention = "keras"`` is called
-            fn(y_true, y_pred) as in Keras), averaged over batches weighted by batch size.
+            like descentlab losses; a function declared ``def f(y_true, y_pred)``, Keras'
+            signature, or marked ``f.convention = "keras"`` gets Keras' order), averaged over
+            batches weighted by batch size.
             Computed on training batches and on validation data. Scalar results go to the logs
             and `History.history`; array-valued results (e.g. "confusion_matrix") stay out of
             the logs and are kept per epoch in `History.arrays`.

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -191,8 +192,8 @@ class MeanMetricWrapper(Metric):
 
     A function returning one number per batch counts as that value for every sample of the
     batch (a mean over batches weighted by batch size). Predictions come first, as in
-    descentlab's losses; a function carrying ``convention = "keras"`` is called
-    fn(y_true, y_pred), Keras' order.
+    descentlab's losses; a function whose first two parameters are named ``y_true, y_pred``
+    (Keras' signature), or that carries ``convention = "keras"``, is called fn(y_true, y_pred).
 
     Example:
         >>> m = MeanMetricWrapper(lambda p, t: (p == t).astype(float), name="exact")
@@ -205,10 +206,11 @@ class MeanMetricWrapper(Metric):
     ) -> None:
         if fn is not None:
             self.fn = fn
+        self.keras_order = fn is not None and _keras_order(fn)
         super().__init__(name or getattr(fn, "__name__", None))
 
     def values(self, y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
-        if getattr(self.fn, "convention", "") == "keras":
+        if self.keras_order:
             return _np(self.fn(y_true, y_pred), self.name)
         return _np(self.fn(y_pred, y_true), self.name)
 
@@ -232,6 +234,17 @@ class MeanMetricWrapper(Metric):
 
     def result(self) -> float:
         return self.total / self.count if self.count > 0 else float("nan")
+
+
+def _keras_order(fn: Callable[..., Any]) -> bool:
+    """True for fn(y_true, y_pred): marked convention="keras", or so named in its signature."""
+    if getattr(fn, "convention", "") == "keras":
+        return True
+    try:
+        names = [p.name for p in inspect.signature(fn).parameters.values()][:2]
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+    return names == ["y_true", "y_pred"]
 
 
 # --- accuracy -------------------------------------------------------------------------------
