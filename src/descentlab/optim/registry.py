@@ -131,6 +131,8 @@ def get(name: str, params: Iterable[Any], **hyper: Any) -> Optimizer:
 # Default learning rates are chosen for small problems (the lab's 2-D functions, small MLPs): every
 # entry converges on a quadratic and on Rosenbrock from (-1.2, 1) with them (tests/test_optim_behaviour.py).
 # Plain SGD and ASGD keep PyTorch's 1e-3, the most Rosenbrock's curvature (~1000) allows.
+# `fit(optimizer="adam")` takes an entry's other hyperparameters but the class's own default lr
+# (PyTorch's, or Keras' for "keras.*"), which is what users of those libraries expect there.
 def _builtin(name: str, ctor: Callable[..., Any], lr: float, lr_range: tuple[float, float],
              description: str, **defaults: Any) -> None:  # fmt: skip
     register(OptimizerSpec(name, ctor, {"lr": lr, **defaults}, lr_range, description, "torch"))
