@@ -49,10 +49,34 @@ class Tanh(Function):
         return g * (1 - self.out * self.out)
 
 
+_ROW = 1024
+
+
+def positive_part(x: np.ndarray) -> np.ndarray:
+    """max(x, 0) elementwise, in x's memory layout.
+
+    Why not just `np.maximum(x, 0)`: against a broadcast scalar NumPy misses its SIMD loop and is
+    about 2x slower than against a zero array. So when x is dense in some axis order (e.g. a
+    transposed conv output), its memory is walked as rows of `_ROW` elements against one zero row.
+    """
+    order = np.argsort(x.strides, kind="stable")[::-1]  # axes from outermost to innermost in memory
+    dense = x.transpose(order)
+    if x.size < _ROW or not dense.flags.c_contiguous:
+        return np.maximum(x, 0)
+    out = np.empty(dense.shape, dtype=x.dtype)
+    flat, out_flat = dense.reshape(-1), out.reshape(-1)
+    full = x.size - x.size % _ROW
+    zeros = np.zeros(_ROW, dtype=x.dtype)
+    np.maximum(flat[:full].reshape(-1, _ROW), zeros, out=out_flat[:full].reshape(-1, _ROW))
+    np.maximum(flat[full:], 0, out=out_flat[full:])
+    return out.transpose(np.argsort(order))
+
+
 class ReLU(Function):
     def forward(self, x):
-        self.mask = x > 0
-        return np.maximum(x, 0)
+        out = positive_part(x)
+        self.mask = out > 0  # (as x > 0, but reads the dense output: x may be a strided view)
+        return out
 
     def backward(self, g):
         return g * self.mask

@@ -299,13 +299,16 @@ class Conv2d(Function):
         w = _grouped(weight, groups)
         if fold:
             w = np.concatenate([w[0], bias[:, None].astype(w.dtype, copy=False)], axis=1)[None]
-        y = np.matmul(w, cols).reshape(weight.shape[0], -1)  # (O, N*P)
+        # The wide grid's products only live until their junk columns are dropped: scratch.
+        shape = (groups, w.shape[1], cols.shape[2])
+        out = None if geo.wide is None else scratch("y", shape, w.dtype)
+        y = np.matmul(w, cols, out=out).reshape(weight.shape[0], -1)  # (O, N*P)
         if has_bias and not fold:
             y += bias[:, None]
         self.cols = cols if keep else None
         # (O, N, Ho, Wo) memory seen as NCHW: no transpose copy; the next conv's im2col reads
-        # channels-first anyway.
-        return self.geo.to_grid(y).transpose(1, 0, 2, 3)
+        # channels-first anyway. Dense, so that the elementwise ops after it run at full speed.
+        return np.ascontiguousarray(geo.to_grid(y)).transpose(1, 0, 2, 3)
 
     def backward(self, g):
         groups, geo = self.groups, self.geo
