@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -366,6 +367,20 @@ def test_np_array_of_a_tensor_is_a_copy_and_np_asarray_a_view():
     assert x.data[0] == 1.0
     assert np.asarray(x) is x.data
     assert np.array(x, dtype=np.float64).dtype == np.float64
+
+
+def test_array_protocol_takes_dtype_and_copy_without_warnings():
+    """NumPy 2's __array__(dtype, copy): no DeprecationWarning, copy=False never copies."""
+    x = dl.tensor([1.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.asarray(x, dtype=np.float32) is x.data
+        assert np.array(x, copy=False) is x.data
+        assert np.array(x, copy=True) is not x.data
+        assert np.asarray(x, dtype=np.float64).dtype == np.float64
+        assert np.asarray(dl.nn.Parameter(np.ones(2)), dtype=np.float64, copy=None).shape == (2,)
+        with pytest.raises(ValueError, match="without a copy"):
+            np.array(x, dtype=np.float64, copy=False)
 
 
 def test_backward_order_with_interleaved_branches_and_late_consumers():

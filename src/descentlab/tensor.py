@@ -263,9 +263,16 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        # NumPy 2 passes copy=True for np.array(t): honour it, or the result would alias .data.
-        arr = self.data if dtype is None else self.data.astype(dtype, copy=False)
-        return arr.copy() if copy and arr is self.data else arr
+        # NumPy 2 protocol: copy=True for np.array(t) (honour it, or the result would alias .data),
+        # None for np.asarray(t) (copy only when the dtype changes), False: never copy.
+        if dtype is None or np.dtype(dtype) == self.data.dtype:
+            return self.data.copy() if copy else self.data
+        if copy is False:
+            raise ValueError(
+                f"cannot convert a {self.data.dtype} tensor to {np.dtype(dtype)} without a copy "
+                "(copy=False)"
+            )
+        return self.data.astype(dtype)
 
     def __hash__(self) -> int:
         return id(self)
