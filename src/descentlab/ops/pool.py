@@ -101,12 +101,22 @@ class MaxPool2d(Function):
         self.tiled = _is_tiling(x.shape, win)
         if self.tiled:
             # Non-overlapping windows that tile the image (the usual 2x2/2): a running maximum over
-            # the kh*kw strided views, in whatever memory layout x has, with no window copy.
-            self.x = x
+            # the kh*kw strided views, in whatever memory layout x has, with no window copy. Then
+            # one boolean mask per offset marks where it holds the first maximum of its window
+            # (PyTorch's tie rule): backward is one multiply per offset.
             views = _tile_views(x, kernel)
             out = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
             for v in views[2:]:
                 np.maximum(out, v, out=out)
+            self.x_shape = x.shape
+            hit = views[0] == out
+            self.masks, seen = [hit], hit
+            for v in views[1:-1]:
+                hit = v == out
+                self.masks.append(hit > seen)  # a maximum here, and none earlier in the window
+                seen = seen | hit
+            if len(views) > 1:
+                self.masks.append(~seen)  # no earlier maximum: the last offset holds it
             self.out = out
             return out
         cols = win.gather(x, -np.inf)
@@ -116,26 +126,17 @@ class MaxPool2d(Function):
 
     def backward(self, g):
         if self.tiled:
-            # Each offset's view gets the window's gradient where it holds the maximum; the
-            # gradient still to hand out is then zeroed there (remaining -= given), so a tie later
-            # in the window gets nothing: PyTorch's first-maximum rule. Windows do not overlap,
-            # so every input element is written exactly once.
             if np.argsort(g.strides).tolist() != np.argsort(self.out.strides).tolist():
                 # One copy into the layout of x (e.g. (C, N, H, W) memory after a conv) makes
-                # every later pass walk both arrays in the same order.
+                # every later pass walk the arrays in the same order.
                 aligned = np.empty_like(self.out)
                 aligned[...] = g
                 g = aligned
-            gx = np.empty_like(self.x)
-            views = _tile_views(self.x, self.win.kernel)
-            gviews = _tile_views(gx, self.win.kernel)
-            remaining = g
-            for k, (v, gv) in enumerate(zip(views, gviews, strict=True)):
-                np.multiply(v == self.out, remaining, out=gv)
-                if k == 0:
-                    remaining = g - gv
-                elif k < len(views) - 1:
-                    remaining -= gv
+            # The input gradient in the layout of x (that of out too): outermost axis first.
+            order = np.argsort(self.out.strides, kind="stable")[::-1]
+            gx = np.empty([self.x_shape[i] for i in order], g.dtype).transpose(np.argsort(order))
+            for mask, gv in zip(self.masks, _tile_views(gx, self.win.kernel), strict=True):
+                np.multiply(g, mask, out=gv)  # windows do not overlap: every element written once
             return gx
         k = self.cols.shape[0]
         first = np.arange(k)[:, None] == first_max(self.cols, self.out)
