@@ -37,8 +37,8 @@ def _train_then_eval(ours, theirs, torch, shape, dtype, rng, steps=4):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize(
     "kw",
-    [{}, {"momentum": None}, {"affine": False}, {"momentum": 0.3, "eps": 1e-3}],
-    ids=["default", "cumulative", "no_affine", "momentum_eps"],
+    [{}, {"momentum": None}, {"affine": False}, {"momentum": 0.3, "eps": 1e-3}, {"bias": False}],
+    ids=["default", "cumulative", "no_affine", "momentum_eps", "no_bias"],
 )
 def test_batchnorm2d_train_steps_then_eval_matches_torch(kw, dtype, torch, rng):
     _train_then_eval(
@@ -81,6 +81,8 @@ def test_batchnorm_batch_of_one_in_training_is_an_error():
         bn(dl.randn(1, 4))
     bn.eval()
     assert bn(dl.randn(1, 4)).shape == (1, 4)  # fine in eval mode
+    with pytest.raises(ValueError, match="more than 1 value per channel"):  # as torch: any training
+        nn.BatchNorm1d(4, track_running_stats=False)(dl.randn(1, 4))
     with pytest.raises(ValueError, match="BatchNorm2d\\(3\\) expected 3 channels"):
         nn.BatchNorm2d(3)(dl.randn(2, 4, 2, 2))
     with pytest.raises(ValueError, match="expected a 4-D input"):
@@ -104,6 +106,7 @@ def test_lazy_batchnorm():
         (lambda m: m.GroupNorm(3, 6), (2, 6, 4, 3)),
         (lambda m: m.GroupNorm(1, 6, affine=False), (2, 6, 5)),
         (lambda m: m.GroupNorm(6, 6), (2, 6, 3, 3)),
+        (lambda m: m.GroupNorm(2, 6, bias=False), (2, 6, 3)),
         (lambda m: m.RMSNorm(6), (3, 4, 6)),
         (lambda m: m.RMSNorm((4, 6), eps=1e-4), (3, 4, 6)),
         (lambda m: m.RMSNorm(6, elementwise_affine=False), (3, 6)),
@@ -116,6 +119,7 @@ def test_lazy_batchnorm():
         "gn3",
         "gn1",
         "gn_instance",
+        "gn_nobias",
         "rms",
         "rms2d",
         "rms_noaffine",
@@ -163,3 +167,14 @@ def test_norm_errors():
         nn.GroupNorm(4, 6)
     with pytest.raises(ValueError, match="expected 6 channels"):
         nn.GroupNorm(3, 6)(dl.randn(2, 4, 3))
+
+
+def test_bias_false_keeps_only_the_scale_as_torch(torch):
+    """PyTorch 2.13's BatchNorm and GroupNorm take `bias=False`: a learned weight, no bias."""
+    for ours, theirs in [
+        (nn.BatchNorm2d(3, bias=False), torch.nn.BatchNorm2d(3, bias=False)),
+        (nn.GroupNorm(1, 3, bias=False), torch.nn.GroupNorm(1, 3, bias=False)),
+    ]:
+        assert list(ours.state_dict()) == list(theirs.state_dict())
+        assert [n for n, _ in ours.named_parameters()] == ["weight"]
+        assert repr(ours) == repr(theirs)

@@ -31,7 +31,7 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features: int | None, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True,
-                 dtype: Any = np.float32) -> None:  # fmt: skip
+                 dtype: Any = np.float32, *, bias: bool = True) -> None:  # fmt: skip
         super().__init__()
         if num_features is not None and num_features <= 0:
             raise ValueError(
@@ -43,6 +43,7 @@ class _BatchNorm(Module):
             track_running_stats,
             np.dtype(dtype),
         )
+        self._bias = bias  # affine=True, bias=False: a learned scale only (PyTorch >= 2.x)
         self.register_parameter("weight", None)
         self.register_parameter("bias", None)
         for name in ("running_mean", "running_var", "num_batches_tracked"):
@@ -54,7 +55,8 @@ class _BatchNorm(Module):
         self.num_features = num_features
         if self.affine:
             self.weight = Parameter(np.ones(num_features, dtype=self._dtype))
-            self.bias = Parameter(np.zeros(num_features, dtype=self._dtype))
+            if self._bias:
+                self.bias = Parameter(np.zeros(num_features, dtype=self._dtype))
         if self.track_running_stats:
             self.running_mean = np.zeros(num_features, dtype=self._dtype)
             self.running_var = np.ones(num_features, dtype=self._dtype)
@@ -79,7 +81,8 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         if self.affine:
             self.weight.data[...] = 1
-            self.bias.data[...] = 0
+            if self.bias is not None:
+                self.bias.data[...] = 0
 
     def forward(self, x: Tensor) -> Tensor:
         name = type(self).__name__
@@ -96,13 +99,13 @@ class _BatchNorm(Module):
                 f"got input of shape {tuple(x.shape)}"
             )
         factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and x.size // x.shape[1] <= 1:  # PyTorch checks in training mode
+            raise ValueError(
+                f"{name}({self.num_features}): expected more than 1 value per channel when "
+                f"training, got input of shape {tuple(x.shape)}; use a batch of at least 2 "
+                "or call model.eval()"
+            )
         if self.training and self.track_running_stats:
-            if x.size // x.shape[1] <= 1:
-                raise ValueError(
-                    f"{name}({self.num_features}): expected more than 1 value per channel when "
-                    f"training, got input of shape {tuple(x.shape)}; use a batch of at least 2 "
-                    "or call model.eval()"
-                )
             self.num_batches_tracked += 1
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked)
@@ -117,7 +120,8 @@ class _BatchNorm(Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
+            + ("" if self._bias else "bias=False, ")
+            + f"track_running_stats={self.track_running_stats}"
         )
 
 
@@ -175,7 +179,7 @@ class GroupNorm(Module):
     PyTorch's `nn.GroupNorm`); independent of the batch size."""
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
-                 dtype: Any = np.float32) -> None:  # fmt: skip
+                 dtype: Any = np.float32, *, bias: bool = True) -> None:  # fmt: skip
         super().__init__()
         if num_groups <= 0 or num_channels % num_groups:
             raise ValueError(
@@ -188,10 +192,10 @@ class GroupNorm(Module):
             affine,
         )
         self.weight = Parameter(np.ones(num_channels, dtype=dtype)) if affine else None
-        self.bias = Parameter(np.zeros(num_channels, dtype=dtype)) if affine else None
-        if not affine:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        self.bias = Parameter(np.zeros(num_channels, dtype=dtype)) if affine and bias else None
+        for name in ("weight", "bias"):
+            if getattr(self, name) is None:
+                self.register_parameter(name, None)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim < 2 or x.shape[1] != self.num_channels:
@@ -202,7 +206,8 @@ class GroupNorm(Module):
         return N.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        bias = "" if self.bias is not None or not self.affine else ", bias=False"
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}{bias}"
 
 
 class RMSNorm(Module):
