@@ -13,9 +13,13 @@
 Every Loss has `per_sample(y_pred, y_true) -> (N,)`, prediction first, for the training loop.
 
 Example:
-    >>> import descentlab.losses as L
-    >>> L.get("cross_entropy")(logits, labels)           # PyTorch order
-    >>> L.get("sparse_categorical_crossentropy")(labels, probs)   # Keras order
+    >>> import numpy as np, descentlab as dl, descentlab.losses as L
+    >>> logits, labels = dl.tensor([[0.7, 1.3, 5.1, 2.2, 1.1]]), np.array([2])
+    >>> round(L.get("cross_entropy")(logits, labels).item(), 4)           # PyTorch order
+    0.1025
+    >>> probs = dl.softmax(logits, dim=1)
+    >>> round(L.get("sparse_categorical_crossentropy")(labels, probs).item(), 4)   # Keras order
+    0.1025
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ class Loss(Module):
 
     Example:
         >>> loss = descentlab.losses.get("cross_entropy")
+        >>> logits, labels = descentlab.randn(32, 10), np.zeros(32, dtype=np.int64)
         >>> loss.per_sample(logits, labels).shape
         (32,)
     """

@@ -5,9 +5,13 @@ Each class is called `loss(input, target)` (prediction first) and reduces with
 `descentlab.ops.loss` (also `descentlab.nn.functional`), verified against PyTorch to 1e-10.
 
 Example:
+    >>> import numpy as np, descentlab as dl
     >>> loss_fn = CrossEntropyLoss(label_smoothing=0.1)
-    >>> loss = loss_fn(model(x), labels)      # logits (N, C), labels (N,) int
+    >>> logits = dl.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]], requires_grad=True)  # (N, C)
+    >>> loss = loss_fn(logits, np.array([0, 2]))      # labels (N,) int
     >>> loss.backward()
+    >>> logits.grad.shape
+    (2, 3)
 """
 
 from __future__ import annotations
@@ -185,8 +189,9 @@ class CrossEntropyLoss(TorchLoss):
     Convention: PyTorch, input (N, C), (N, C, d1, ...) or (C,).
 
     Example:
-        >>> CrossEntropyLoss()(dl.tensor([[0.7, 1.3, 5.1, 2.2, 1.1]]), np.array([2])).item()
-        0.10254...   # -log(0.9025)
+        >>> logits = dl.tensor([[0.7, 1.3, 5.1, 2.2, 1.1]])
+        >>> round(CrossEntropyLoss()(logits, np.array([2])).item(), 4)   # -log(softmax[2])
+        0.1025
     """
 
     def __init__(
@@ -214,7 +219,9 @@ class NLLLoss(TorchLoss):
     The weighted 'mean' divides by the sum of `w[t]` over non-ignored targets. Convention: PyTorch.
 
     Example:
-        >>> NLLLoss()(log_softmax(logits, dim=1), labels)
+        >>> logits = dl.tensor([[0.7, 1.3, 5.1, 2.2, 1.1]])
+        >>> round(NLLLoss()(dl.log_softmax(logits, dim=1), np.array([2])).item(), 4)
+        0.1025
     """
 
     def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"):
@@ -236,7 +243,10 @@ class KLDivLoss(TorchLoss):
     When to use: distillation, matching distributions. Convention: PyTorch.
 
     Example:
-        >>> KLDivLoss(reduction="batchmean")(log_softmax(s, 1), softmax(t, 1))
+        >>> log_q = dl.log_softmax(dl.tensor([[1.0, 2.0]]), 1)   # the model's log-probabilities
+        >>> p = dl.softmax(dl.tensor([[2.0, 1.0]]), 1)           # the target distribution
+        >>> round(KLDivLoss(reduction="batchmean")(log_q, p).item(), 4)
+        0.4621
     """
 
     _reductions = (*REDUCTIONS, "batchmean")
@@ -261,7 +271,9 @@ class PoissonNLLLoss(TorchLoss):
     count regression. Convention: PyTorch.
 
     Example:
-        >>> PoissonNLLLoss()(log_rate, counts)
+        >>> log_rate, counts = dl.tensor([0.0, 1.0]), dl.tensor([1.0, 2.0])
+        >>> round(PoissonNLLLoss()(log_rate, counts).item(), 4)   # (1 + (e - 2)) / 2
+        0.8591
     """
 
     def __init__(self, log_input: bool = True, full: bool = False, eps: float = 1e-8,
@@ -281,7 +293,9 @@ class GaussianNLLLoss(TorchLoss):
     var)`. When to use: regression that also predicts its uncertainty. Convention: PyTorch.
 
     Example:
-        >>> GaussianNLLLoss()(mu, y, sigma2)
+        >>> mu, y, var = dl.tensor([1.0, 2.0]), dl.tensor([1.0, 4.0]), dl.tensor([1.0, 1.0])
+        >>> GaussianNLLLoss()(mu, y, var).item()   # (0 + 0.5 * 2^2) / 2
+        1.0
     """
 
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
@@ -302,7 +316,9 @@ class HingeEmbeddingLoss(TorchLoss):
     When to use: learning embeddings or similarity from distances x and labels ±1. Convention: PyTorch.
 
     Example:
-        >>> HingeEmbeddingLoss(margin=1.0)(distances, np.array([1, -1]))
+        >>> distances = dl.tensor([0.3, 0.4])
+        >>> round(HingeEmbeddingLoss(margin=1.0)(distances, np.array([1, -1])).item(), 4)
+        0.45
     """
 
     def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
@@ -320,7 +336,9 @@ class MultiMarginLoss(TorchLoss):
     classification with a margin instead of probabilities. Convention: PyTorch.
 
     Example:
-        >>> MultiMarginLoss()(scores, labels)
+        >>> scores = dl.tensor([[0.1, 0.2, 0.4, 0.8]])
+        >>> round(MultiMarginLoss()(scores, np.array([3])).item(), 4)   # (0.3 + 0.4 + 0.6) / 4
+        0.325
     """
 
     def __init__(self, p: int = 1, margin: float = 1.0, weight: Any = None,
@@ -364,7 +382,10 @@ class CosineEmbeddingLoss(_PairLoss):
     learning embeddings where similar pairs point the same way. Convention: PyTorch.
 
     Example:
-        >>> CosineEmbeddingLoss()(a, b, np.array([1, -1]))
+        >>> a = dl.tensor([[1.0, 0.0], [1.0, 0.0]])
+        >>> b = dl.tensor([[1.0, 1.0], [0.0, 1.0]])
+        >>> round(CosineEmbeddingLoss()(a, b, np.array([1, -1])).item(), 4)  # (1 - cos 45°) / 2
+        0.1464
     """
 
     def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
@@ -382,7 +403,9 @@ class MarginRankingLoss(_PairLoss):
     When to use: learning to rank (y = 1: x1 should score higher). Convention: PyTorch.
 
     Example:
-        >>> MarginRankingLoss(margin=0.5)(s1, s2, np.ones(8))
+        >>> s1, s2 = dl.tensor([2.0, 1.0]), dl.tensor([1.0, 1.0])
+        >>> MarginRankingLoss(margin=0.5)(s1, s2, np.array([1, 1])).item()   # (0 + 0.5) / 2
+        0.25
     """
 
     def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
@@ -401,7 +424,10 @@ class TripletMarginLoss(TorchLoss):
     metric learning (face recognition, retrieval). Convention: PyTorch.
 
     Example:
-        >>> TripletMarginLoss(margin=1.0)(anchor, positive, negative)
+        >>> anchor, positive = dl.tensor([[0.0, 0.0]]), dl.tensor([[3.0, 4.0]])
+        >>> negative = dl.tensor([[0.0, 1.0]])
+        >>> round(TripletMarginLoss(margin=1.0)(anchor, positive, negative).item(), 4)  # 5 - 1 + 1
+        5.0
     """
 
     def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,

@@ -369,8 +369,9 @@ def cross_entropy(
     Convention: PyTorch (input (N, C, d1, ...) or (C,), classes on axis 1).
 
     Example:
-        >>> cross_entropy(dl.tensor([[0.7, 1.3, 5.1, 2.2, 1.1]]), np.array([2])).item()
-        0.10254...  # -log(0.9025); the notes round it to -log(0.90) = 0.105
+        >>> logits = dl.tensor([[0.7, 1.3, 5.1, 2.2, 1.1]])   # softmax[2] = 0.9025
+        >>> round(cross_entropy(logits, np.array([2])).item(), 4)   # the notes: -log(0.90) = 0.105
+        0.1025
     """
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
@@ -405,7 +406,9 @@ def nll_loss(
     Pair it with `log_softmax`: `nll_loss(log_softmax(x, 1), t) == cross_entropy(x, t)`.
 
     Example:
-        >>> nll_loss(log_softmax(logits, dim=1), labels)
+        >>> log_probs = dl.log_softmax(dl.tensor([[0.7, 1.3, 5.1, 2.2, 1.1]]), dim=1)
+        >>> round(nll_loss(log_probs, np.array([2])).item(), 4)   # = cross_entropy on the logits
+        0.1025
     """
     _check_reduction(reduction)
     w = None if weight is None else _array(weight)
@@ -423,7 +426,9 @@ def binary_cross_entropy(
     `binary_cross_entropy_with_logits` (stable, one fused op).
 
     Example:
-        >>> binary_cross_entropy(sigmoid(z), y)
+        >>> p = dl.sigmoid(dl.tensor([2.0, -1.0]))
+        >>> round(binary_cross_entropy(p, dl.tensor([1.0, 0.0])).item(), 4)
+        0.2201
     """
     _check_reduction(reduction)
     check_same_shape("binary_cross_entropy", input, target)
@@ -533,7 +538,10 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
     (over elements, PyTorch's default), 'none'. Use it for distillation and distribution matching.
 
     Example:
-        >>> kl_div(log_softmax(student, 1), softmax(teacher, 1), reduction="batchmean")
+        >>> student, teacher = dl.tensor([[1.0, 2.0]]), dl.tensor([[2.0, 1.0]])
+        >>> out = kl_div(dl.log_softmax(student, 1), dl.softmax(teacher, 1), reduction="batchmean")
+        >>> round(out.item(), 4)
+        0.4621
     """
     _check_reduction(reduction, (*REDUCTIONS, "batchmean"))
     x, y = _pair("kl_div", input, target)
@@ -560,7 +568,9 @@ def poisson_nll_loss(
     `full=True` adds Stirling's term `y log y - y + 0.5 log(2 π y)` for y > 1.
 
     Example:
-        >>> poisson_nll_loss(log_rate, counts)
+        >>> log_rate, counts = dl.tensor([0.0, 1.0]), dl.tensor([1.0, 2.0])
+        >>> round(poisson_nll_loss(log_rate, counts).item(), 4)   # (1 + (e - 2)) / 2
+        0.8591
     """
     x, y = _pair("poisson_nll_loss", input, target)
     loss = exp(x) - y * x if log_input else x - y * log(x + eps)
@@ -584,7 +594,9 @@ def gaussian_nll_loss(
     dimension fewer / a size-1 dimension (one variance shared across it).
 
     Example:
-        >>> gaussian_nll_loss(mu, y, sigma2)
+        >>> mu, y, var = dl.tensor([1.0, 2.0]), dl.tensor([1.0, 4.0]), dl.tensor([1.0, 1.0])
+        >>> gaussian_nll_loss(mu, y, var).item()   # (0 + 0.5 * 2^2) / 2
+        1.0
     """
     _check_reduction(reduction)
     x, y = _pair("gaussian_nll_loss", input, target)
@@ -628,7 +640,9 @@ def hinge_embedding_loss(
     Formula: `x` where y = 1, `max(0, margin - x)` where y = -1 (x is usually a distance).
 
     Example:
-        >>> hinge_embedding_loss(distances, np.array([1, -1, 1]))
+        >>> distances = dl.tensor([0.3, 0.4, 2.0])
+        >>> round(hinge_embedding_loss(distances, np.array([1, -1, -1])).item(), 4)  # (.3+.6+0)/3
+        0.3
     """
     x = as_tensor(input)
     y = _labels("hinge_embedding_loss", target, x.shape, x.dtype)
@@ -647,7 +661,9 @@ def multi_margin_loss(
     Formula: `l = sum_{j != y} w[y] max(0, margin - x[y] + x[j])^p / C`, p in {1, 2}.
 
     Example:
-        >>> multi_margin_loss(scores, labels)
+        >>> scores = dl.tensor([[0.1, 0.2, 0.4, 0.8]])
+        >>> round(multi_margin_loss(scores, np.array([3])).item(), 4)   # (0.3 + 0.4 + 0.6) / 4
+        0.325
     """
     if p not in (1, 2):
         raise ValueError(f"multi_margin_loss: p must be 1 or 2, got {p}")
@@ -699,7 +715,9 @@ def cosine_embedding_loss(
     cos uses `sqrt((|x1|^2 + 1e-12)(|x2|^2 + 1e-12))` as PyTorch.
 
     Example:
-        >>> cosine_embedding_loss(a, b, np.array([1, -1]))
+        >>> a, b = dl.tensor([[1.0, 0.0], [1.0, 0.0]]), dl.tensor([[1.0, 1.0], [0.0, 1.0]])
+        >>> round(cosine_embedding_loss(a, b, np.array([1, -1])).item(), 4)  # (1 - cos 45°) / 2
+        0.1464
     """
     a, b = as_tensor(input1), as_tensor(input2)
     if a.shape != b.shape or a.ndim not in (1, 2):
@@ -724,7 +742,9 @@ def margin_ranking_loss(
     learn to rank x1 above x2 when y = 1 and below when y = -1.
 
     Example:
-        >>> margin_ranking_loss(s_pos, s_neg, np.ones(8), margin=0.5)
+        >>> s_pos, s_neg = dl.tensor([2.0, 1.0]), dl.tensor([1.0, 1.0])
+        >>> margin_ranking_loss(s_pos, s_neg, np.ones(2), margin=0.5).item()   # (0 + 0.5) / 2
+        0.25
     """
     a, b = as_tensor(input1), as_tensor(input2)
     if a.shape != b.shape:
@@ -753,7 +773,9 @@ def triplet_margin_loss(
     `min(d(a, n), d(p, n))` as the negative distance.
 
     Example:
-        >>> triplet_margin_loss(emb_anchor, emb_pos, emb_neg, margin=1.0)
+        >>> anchor, pos, neg = dl.tensor([[0.0, 0.0]]), dl.tensor([[3.0, 4.0]]), dl.tensor([[0.0, 1.0]])
+        >>> round(triplet_margin_loss(anchor, pos, neg, margin=1.0).item(), 4)   # 5 - 1 + 1
+        5.0
     """
     a, pos, neg = as_tensor(anchor), as_tensor(positive), as_tensor(negative)
     if not (a.shape == pos.shape == neg.shape) or a.ndim not in (1, 2):
