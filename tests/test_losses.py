@@ -307,6 +307,33 @@ def test_huge_logits_are_finite(torch, scale):
     assert np.isfinite(out.item()) and np.all(np.isfinite(xt.grad))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x, y, t: L.NLLLoss()(dl.log_softmax(x, dim=1), t),
+        lambda x, y, t: L.SoftMarginLoss()(x, 2 * y - 1),
+        lambda x, y, t: L.MultiMarginLoss()(x, t),
+        lambda x, y, t: L.BCEWithLogitsLoss(weight=np.array([1.0, 2.0, 0.5]))(x, y),
+        lambda x, y, t: L.binary_crossentropy(y, x, from_logits=True, label_smoothing=0.1),
+        lambda x, y, t: L.sparse_categorical_crossentropy(t, x, from_logits=True),
+        lambda x, y, t: L.binary_focal_crossentropy(y, x, from_logits=True),
+        lambda x, y, t: L.categorical_focal_crossentropy(np.eye(3)[t], x, from_logits=True),
+    ],
+    ids=["nll_log_softmax", "soft_margin", "multi_margin", "bce_with_logits_w", "keras_bce",
+         "keras_scce", "keras_binary_focal", "keras_categorical_focal"],
+)  # fmt: skip
+def test_every_logit_loss_is_finite_at_magnitude_1e4(fn, dtype):
+    """Logits of magnitude 1e4: finite values and gradients in float64 and float32."""
+    x = (np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -3.0]]) * 1e4).astype(dtype)
+    y, t = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]], dtype=dtype), np.array([1, 0])
+    xt = dl.tensor(x, requires_grad=True)
+    out = fn(xt, y, t)
+    out.sum().backward()
+    assert np.all(np.isfinite(out.data)) and np.all(np.isfinite(xt.grad))
+    assert xt.grad.dtype == dtype
+
+
 def test_gradient_to_probability_targets_only(torch, rng):
     x, p = rng.normal(size=(4, 3)), _probs(rng, (4, 3))
     target = dl.tensor(p, requires_grad=True)

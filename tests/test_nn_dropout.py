@@ -90,3 +90,18 @@ def test_bad_probability_is_a_clear_error():
         F.dropout(dl.randn(2), -0.1)
     with pytest.raises(ValueError, match="expected a 3-D or 4-D input"):
         F.dropout2d(dl.randn(2, 3), 0.5)
+
+
+@pytest.mark.parametrize(
+    ("fn", "shape"),
+    [(F.dropout, (4, 5)), (F.dropout1d, (2, 3, 4)), (F.dropout2d, (2, 3, 2, 2)),
+     (F.alpha_dropout, (4, 5))],
+    ids=["dropout", "dropout1d", "dropout2d", "alpha_dropout"],
+)  # fmt: skip
+def test_gradcheck_in_training_mode_with_a_fixed_mask(fn, shape):
+    """float64 gradient check of each dropout in training mode: a generator reseeded on every call
+    keeps the mask fixed while gradcheck perturbs the input."""
+    x = np.random.default_rng(0).standard_normal(shape)
+    assert dl.gradcheck(lambda t: fn(t, 0.4, True, np.random.default_rng(5)), x)
+    on_ones = fn(dl.ones(*shape).double(), 0.4, True, np.random.default_rng(5)).data
+    assert len(np.unique(on_ones)) == 2  # the mask really drops something and keeps something
