@@ -126,6 +126,8 @@ CASES: list[Case] = [
          lambda t, a: a.clamp(min=0.11)),  # fmt: skip
     Case("where", [(S34, "real"), (S4, "real")], lambda a, b: dl.where(MASK_34, a, b),
          lambda t, a, b: t.where(_t(t, MASK_34), a, b)),  # fmt: skip
+    Case("where_method", [(S34, "real"), (S4, "real")], lambda a, b: a.where(MASK_34, b),
+         lambda t, a, b: a.where(_t(t, MASK_34), b)),  # fmt: skip
     # ---- matrix products and the fused linear layer
     Case("matmul_2d", [(S34, "real"), ((4, 5), "real")], lambda a, b: a @ b,
          lambda t, a, b: a @ b),  # fmt: skip

@@ -141,6 +141,7 @@ def _install_tensor_methods() -> None:
         setattr(T, name, globals()[name])
     T.view = reshape
     T.neg = neg
+    T.where = lambda a, condition, other: where(condition, a, other)  # torch: a if cond else other
 
 
 _install_tensor_methods()
