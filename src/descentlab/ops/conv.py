@@ -108,10 +108,12 @@ def conv_output_size(size: int, kernel: int, stride: int, pad_total: int, dilati
 
 # ------------------------------------------------------------------ im2col / col2im
 def im2col(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-           dilation: tuple[int, int], groups: int = 1) -> np.ndarray:  # fmt: skip
+           dilation: tuple[int, int], groups: int = 1,
+           out: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """Receptive fields of an already padded NCHW array as columns: (G, C/G * kh*kw, N*Ho*Wo).
 
     Row order is (channel, i, j), matching `weight.reshape(O, -1)`; column order is (n, y, x).
+    `out`: a C-contiguous array of that shape to write into (one copy either way).
     """
     n, c, _, _ = xp.shape
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
@@ -119,7 +121,10 @@ def im2col(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
     win = sliding_window_view(xp, ext, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
     ho, wo = win.shape[2], win.shape[3]
     win = win.reshape(n, groups, c // groups, ho, wo, kh, kw).transpose(1, 2, 5, 6, 0, 3, 4)
-    return np.ascontiguousarray(win).reshape(groups, (c // groups) * kh * kw, n * ho * wo)
+    if out is None:
+        return np.ascontiguousarray(win).reshape(groups, (c // groups) * kh * kw, n * ho * wo)
+    out.reshape(win.shape)[...] = win
+    return out
 
 
 def col2im(cols: np.ndarray, xp_shape: tuple[int, ...], kernel: tuple[int, int],
@@ -165,18 +170,11 @@ class _Wide:
             (i, j, i * self.steps[0] + j * self.steps[1]) for i in range(kh) for j in range(kw)
         ]
 
-    def im2col(self, xp: np.ndarray, groups: int, owner: object = None,
-               ones_row: bool = False) -> np.ndarray:  # fmt: skip
-        """(N, C, Hp + 1, Wp) -> (G, C/G * kh*kw, N*Ho*Wp); leased to `owner` when given.
-        `ones_row` (groups == 1) appends a row of ones, so a bias can ride along in the GEMM."""
+    def im2col(self, xp: np.ndarray, out: np.ndarray) -> None:
+        """(N, C, Hp + 1, Wp) -> columns (C*kh*kw, N*Ho*Wp), written into `out`."""
         kh, kw = self.kernel
         flat = xp.reshape(self.n, self.c, self.hp * self.wp).transpose(1, 0, 2)  # (C, N, Hp*Wp)
-        rows = self.c * kh * kw
-        shape = (rows + ones_row, self.n * self.length)
-        full = lease(owner, shape, xp.dtype) if owner is not None else np.empty(shape, xp.dtype)
-        if ones_row:
-            full[rows] = 1
-        cols = full[:rows].reshape(self.c, kh, kw, self.n, self.length)
+        cols = out.reshape(self.c, kh, kw, self.n, self.length)
         # Windows of length L at every start, then the kh x kw grid of starts i*dh*Wp + j*dw as
         # one strided view (in bounds thanks to the extra zero row): a single copy gathers it all.
         win = sliding_window_view(flat, self.length, axis=2)  # (C, N, starts, L)
@@ -186,7 +184,6 @@ class _Wide:
             (sc, sn, self.steps[0] * ss, self.steps[1] * ss, sl), writeable=False,
         )  # fmt: skip
         cols[...] = grid.transpose(0, 2, 3, 1, 4)
-        return full.reshape(groups, -1, self.n * self.length)
 
     def col2im(self, cols: np.ndarray) -> np.ndarray:
         """(C*kh*kw, N*Ho*Wp) (any grouping merged) -> NCHW view of the padded-image gradient."""
@@ -214,11 +211,12 @@ class _Wide:
 
 class _Geometry:
     """Shapes of one convolution, and the im2col/col2im pair (wide for stride 1), shared by the
-    forward and backward of conv2d and conv_transpose2d. `padding` is (top, bottom, left, right)."""
+    forward and backward of conv2d and conv_transpose2d. `padding` is (top, bottom, left, right);
+    `out_channels`, when given, is the channel count of the GEMM's result (see below)."""
 
     def __init__(self, x_shape: tuple[int, ...], padding: tuple[int, int, int, int],
-                 kernel: tuple[int, int], stride: tuple[int, int],
-                 dilation: tuple[int, int]) -> None:  # fmt: skip
+                 kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
+                 out_channels: int = 0) -> None:  # fmt: skip
         self.x_shape, self.padding = x_shape, padding
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
         n, c, h, w = x_shape
@@ -228,7 +226,11 @@ class _Geometry:
         self.wo = conv_output_size(wp, kernel[1], stride[1], 0, dilation[1])
         self.wide = None
         # The wide grid computes Wp/Wo times the needed columns: worth it only when that is small.
-        if stride == (1, 1) and wp <= 1.5 * self.wo:
+        # It makes im2col/col2im (C*kh*kw rows) about 3x cheaper, but costs a pass over the result
+        # (O rows) to drop its junk columns and one back: worth it for C*kh*kw >= O (e.g. not for
+        # a first layer on 1-channel images).
+        rows = c * kernel[0] * kernel[1]
+        if stride == (1, 1) and wp <= 1.5 * self.wo and rows >= out_channels:
             self.wide = _Wide(n, c, hp, wp, kernel, dilation, self.ho, self.wo)
         self.xp_shape = (n, c, hp + (self.wide is not None), wp)
 
@@ -245,11 +247,22 @@ class _Geometry:
 
     def im2col(self, x: np.ndarray, groups: int, owner: object = None,
                ones_row: bool = False) -> np.ndarray:  # fmt: skip
-        """Unpadded NCHW input -> (G, C/G*kh*kw, N*positions) (+ a ones row: wide route only)."""
+        """Unpadded NCHW input -> (G, C/G*kh*kw (+1), N*positions), leased to `owner` when given.
+        `ones_row` (groups == 1) appends a row of ones, so a bias can ride along in the GEMM."""
         xp = self.pad(x)
+        n, c = self.x_shape[:2]
+        rows = c * self.kernel[0] * self.kernel[1]
+        positions = self.ho * (self.wide.wp if self.wide is not None else self.wo)
+        shape = (rows + ones_row, n * positions)
+        full = lease(owner, shape, x.dtype) if owner is not None else np.empty(shape, x.dtype)
+        if ones_row:
+            full[rows] = 1
         if self.wide is not None:
-            return self.wide.im2col(xp, groups, owner, ones_row)
-        return im2col(xp, self.kernel, self.stride, self.dilation, groups)
+            self.wide.im2col(xp, full[:rows])
+        else:
+            body = full[:rows].reshape(groups, rows // groups, -1)
+            im2col(xp, self.kernel, self.stride, self.dilation, groups, out=body)
+        return full.reshape(groups, -1, shape[1])
 
     def col2im(self, cols: np.ndarray) -> np.ndarray:
         """Columns -> gradient of the unpadded NCHW input."""
@@ -287,10 +300,11 @@ class Conv2d(Function):
     def forward(self, x, weight, bias=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
                 groups=1):  # fmt: skip
         self.groups, self.weight = groups, weight
-        self.geo = geo = _Geometry(x.shape, padding, weight.shape[2:], stride, dilation)
-        # On the wide route the bias is one more GEMM column against a row of ones: no separate
-        # pass over the output, and its gradient comes out of the weight-gradient GEMM for free.
-        self.fold = fold = bias is not None and groups == 1 and geo.wide is not None
+        self.geo = geo = _Geometry(x.shape, padding, weight.shape[2:], stride, dilation,
+                                   weight.shape[0])  # fmt: skip
+        # With one group the bias is one more GEMM column against a row of ones: no separate pass
+        # over the output, and its gradient comes out of the weight-gradient GEMM for free.
+        self.fold = fold = bias is not None and groups == 1
         has_bias = bias is not None
         # The columns are kept for the weight (and folded bias) gradient; lease them to this node
         # so the next step reuses the memory once the graph is freed.
