@@ -105,3 +105,8 @@ def test_gradcheck_in_training_mode_with_a_fixed_mask(fn, shape):
     assert dl.gradcheck(lambda t: fn(t, 0.4, True, np.random.default_rng(5)), x)
     on_ones = fn(dl.ones(*shape).double(), 0.4, True, np.random.default_rng(5)).data
     assert len(np.unique(on_ones)) == 2  # the mask really drops something and keeps something
+
+
+def test_repr_matches_torch(torch):
+    for name in ("Dropout", "Dropout1d", "Dropout2d", "AlphaDropout"):
+        assert repr(getattr(nn, name)(0.3)) == repr(getattr(torch.nn, name)(0.3))

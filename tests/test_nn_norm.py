@@ -178,3 +178,19 @@ def test_bias_false_keeps_only_the_scale_as_torch(torch):
         assert list(ours.state_dict()) == list(theirs.state_dict())
         assert [n for n, _ in ours.named_parameters()] == ["weight"]
         assert repr(ours) == repr(theirs)
+
+
+def test_repr_matches_torch(torch):
+    for make in [
+        lambda m: m.BatchNorm1d(3),
+        lambda m: m.BatchNorm2d(3, affine=False),
+        lambda m: m.BatchNorm2d(3, momentum=None, track_running_stats=False),
+        lambda m: m.LayerNorm(3),
+        lambda m: m.LayerNorm((2, 3), eps=1e-3, bias=False),
+        lambda m: m.LayerNorm(3, elementwise_affine=False),
+        lambda m: m.GroupNorm(1, 3),
+        lambda m: m.GroupNorm(1, 3, affine=False),
+        lambda m: m.RMSNorm(3),
+        lambda m: m.RMSNorm(3, eps=1e-6, elementwise_affine=False),
+    ]:
+        assert repr(make(nn)) == repr(make(torch.nn))

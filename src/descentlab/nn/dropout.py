@@ -37,7 +37,7 @@ class Dropout(Module):
         return self._fn(x, self.p, self.training, self.generator)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"  # as PyTorch's repr
 
 
 class Dropout1d(Dropout):
