@@ -163,6 +163,10 @@ def test_norm_errors():
         ValueError, match="normalized_shape \\(5,\\) must equal the last dimensions"
     ):
         nn.LayerNorm(5)(dl.randn(2, 4))
+    with pytest.raises(ValueError, match=r"^LayerNorm\(\(5,\)\): .*shape \(2, 4\)"):
+        nn.LayerNorm(5)(dl.randn(2, 4))
+    with pytest.raises(ValueError, match=r"^RMSNorm\(\(3,\)\): .*shape \(2, 4\)"):
+        nn.RMSNorm(3)(dl.randn(2, 4))
     with pytest.raises(ValueError, match="num_groups \\(4\\) must divide num_channels \\(6\\)"):
         nn.GroupNorm(4, 6)
     with pytest.raises(ValueError, match="expected 6 channels"):

@@ -165,7 +165,10 @@ class LayerNorm(Module):
                 self.register_parameter(name, None)
 
     def forward(self, x: Tensor) -> Tensor:
-        return N.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        try:
+            return N.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        except ValueError as err:  # name the layer, as the other layers do
+            raise ValueError(f"LayerNorm({self.normalized_shape}): {err}") from None
 
     def extra_repr(self) -> str:
         return (
@@ -233,7 +236,10 @@ class RMSNorm(Module):
             self.register_parameter("weight", None)
 
     def forward(self, x: Tensor) -> Tensor:
-        return N.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+        try:
+            return N.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+        except ValueError as err:
+            raise ValueError(f"RMSNorm({self.normalized_shape}): {err}") from None
 
     def extra_repr(self) -> str:
         return (
