@@ -152,11 +152,12 @@ class _Wide:
     """Stride-1 im2col/col2im on the image flattened per channel, where each kernel offset (i, j)
     is one contiguous slice starting at i*dh*Wp + j*dw.
 
-    Output positions are computed on a "wide" grid of Ho x Wp (the padded width); the Wp - Wo extra
-    columns per row are junk that forward drops and backward feeds zeros. One extra zero row below
-    the padded image keeps the last row's junk reads inside the same image. This costs Wp/Wo more
-    GEMM work but turns every copy and add into long contiguous runs, about twice as fast as
-    strided windows for small images.
+    Output positions are computed on a "wide" grid of Ho x Wp (Wp: the row pitch of the padded
+    image); the Wp - Wo extra columns per row are junk that forward drops and backward feeds zeros.
+    One extra zero row below the padded image keeps the last row's junk reads inside the same
+    image. This costs Wp/Wo more GEMM work but turns every copy and add into long contiguous runs,
+    about twice as fast as strided windows for small images. To keep Wp small, a row's right
+    padding is also the next row's left padding (see `_Geometry`).
     """
 
     def __init__(self, n: int, c: int, hp: int, wp: int, kernel: tuple[int, int],
@@ -225,14 +226,20 @@ class _Geometry:
         self.ho = conv_output_size(hp, kernel[0], stride[0], 0, dilation[0])
         self.wo = conv_output_size(wp, kernel[1], stride[1], 0, dilation[1])
         self.wide = None
-        # The wide grid computes Wp/Wo times the needed columns: worth it only when that is small.
-        # It makes im2col/col2im (C*kh*kw rows) about 3x cheaper, but costs a pass over the result
-        # (O rows) to drop its junk columns and one back: worth it for C*kh*kw >= O (e.g. not for
-        # a first layer on 1-channel images).
+        # The wide route's rows need only max(left, right) zeros between them, not left + right:
+        # reads past a row's right end land in the next row's left padding. (The pitch must also
+        # hold an output row and a kernel row's span.) For 3x3 'same', W + 1 instead of W + 2.
+        pitch = max(w + max(left, right), self.wo, dilation[1] * (kernel[1] - 1))
+        # The wide grid computes pitch/Wo times the needed columns: worth it only when that is
+        # small. It makes im2col/col2im (C*kh*kw rows) about 3x cheaper, but costs a pass over the
+        # result (O rows) to drop its junk columns and one back: worth it for C*kh*kw >= O (e.g.
+        # not for a first layer on 1-channel images).
         rows = c * kernel[0] * kernel[1]
-        if stride == (1, 1) and wp <= 1.5 * self.wo and rows >= out_channels:
-            self.wide = _Wide(n, c, hp, wp, kernel, dilation, self.ho, self.wo)
-        self.xp_shape = (n, c, hp + (self.wide is not None), wp)
+        if stride == (1, 1) and pitch <= 1.5 * self.wo and rows >= out_channels:
+            self.wide = _Wide(n, c, hp, pitch, kernel, dilation, self.ho, self.wo)
+            self.xp_shape = (n, c, hp + 1, pitch)
+        else:
+            self.xp_shape = (n, c, hp, wp)
 
     def pad(self, x: np.ndarray) -> np.ndarray:
         """Zero-pad x (N, C, H, W) to the padded shape (plus the wide route's extra row), in a
