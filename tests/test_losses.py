@@ -60,6 +60,8 @@ CASES = {
                                              np.array([0.3, 0.7, 1.0, 0.0])], [0])),
     "bcelogits": ("BCEWithLogitsLoss", {},
                   lambda r: ([r.normal(size=(4, 3)) * 3, r.random((4, 3))], [0, 1])),
+    "bcelogits_pw_only": ("BCEWithLogitsLoss", {"pos_weight": np.array([3.0, 0.5, 1.0])},
+                          lambda r: ([r.normal(size=(4, 3)) * 3, r.random((4, 3))], [0, 1])),
     "bcelogits_w_pw": ("BCEWithLogitsLoss", {"weight": W3, "pos_weight": np.array([3.0, 0.5, 1.0])},
                        lambda r: ([r.normal(size=(4, 3)) * 3, r.random((4, 3))], [0, 1])),
     "ce": ("CrossEntropyLoss", {}, lambda r: ([r.normal(size=(6, 5)) * 2, _labels(r, 6, 5)], [0])),
