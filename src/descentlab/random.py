@@ -6,9 +6,9 @@ of the global one.
 
 Example:
     >>> import descentlab as dl
-    >>> dl.manual_seed(0)
+    >>> _ = dl.manual_seed(0)   # returns the new generator, as torch.manual_seed
     >>> a = dl.randn(3)
-    >>> dl.manual_seed(0)
+    >>> _ = dl.manual_seed(0)
     >>> bool((dl.randn(3).data == a.data).all())
     True
 """

@@ -10,7 +10,8 @@ Example:
     >>> get("relu")
     ReLU()
     >>> get("rleu")
-    ValueError: unknown activation 'rleu'; did you mean 'relu', 'relu6', 'elu'? ...
+    Traceback (most recent call last):
+    ValueError: unknown activation 'rleu'; did you mean 'relu', 'relu6', 'prelu'? known names: ...
 """
 
 from __future__ import annotations

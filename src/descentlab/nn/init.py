@@ -11,7 +11,9 @@ global generator (`descentlab.manual_seed`) is used. Fans follow PyTorch: for a 
 
 Example:
     >>> w = descentlab.nn.Parameter(np.empty((256, 128), np.float32))
-    >>> kaiming_normal_(w, nonlinearity="relu").data.std()   # about sqrt(2 / 128) = 0.125
+    >>> std = kaiming_normal_(w, nonlinearity="relu").data.std()   # sqrt(2 / 128) = 0.125
+    >>> bool(abs(std - 0.125) < 0.005)
+    True
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Assigning a `Parameter`, a `Module` or a registered buffer to an attribute regis
 `state_dict()` can be exchanged with PyTorch.
 
 Example:
+    >>> from descentlab.nn import Linear
     >>> class Net(Module):
     ...     def __init__(self):
     ...         super().__init__()
@@ -373,7 +374,10 @@ class Sequential(Module):
     """Modules applied one after another; children are named "0", "1", ... (or by an OrderedDict).
 
     Example:
+        >>> from descentlab.nn import Linear, ReLU
         >>> model = Sequential(Linear(784, 128), ReLU(), Linear(128, 10))
+        >>> model(descentlab.randn(32, 784)).shape
+        (32, 10)
     """
 
     def __init__(self, *modules: Module | Mapping[str, Module]) -> None:

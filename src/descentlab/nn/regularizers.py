@@ -9,8 +9,12 @@ tensor, or an iterable of tensors; to penalise weights only, pass
 `[p for name, p in model.named_parameters() if name.endswith("weight")]`.
 
 Example:
+    >>> from descentlab.nn import Linear, functional as F
+    >>> model, x, y = Linear(4, 3), descentlab.randn(8, 4), np.zeros(8, dtype=np.int64)
     >>> loss = F.cross_entropy(model(x), y) + l2(model, 1e-4)
     >>> loss.backward()
+    >>> model.weight.grad.shape
+    (3, 4)
 """
 
 from __future__ import annotations

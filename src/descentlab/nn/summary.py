@@ -4,10 +4,14 @@ The model runs once on a batch of zeros, in eval mode and without recording a gr
 it holds changes (training flags are restored afterwards); lazy layers are built by that call.
 
 Example:
+    >>> from descentlab.nn import Conv2d, Flatten, Linear, ReLU, Sequential
     >>> summary(Sequential(Conv2d(1, 8, 3), ReLU(), Flatten(), Linear(None, 10)), (1, 28, 28))
-    Layer (type)      Output Shape         Param #
-    ==============================================
-    0 (Conv2d)        (None, 8, 26, 26)         80
+    Model: "Sequential"
+    Layer (type)  Output Shape       Param #
+    ========================================
+    0 (Conv2d)    (None, 8, 26, 26)       80
+    ...
+    Total params: 54,170
     ...
 """
 

@@ -339,7 +339,7 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     Keeps a small gradient for negative inputs so units cannot die.
 
     Example:
-        >>> leaky_relu(tensor([-2.0, 3.0])).data
+        >>> leaky_relu(descentlab.tensor([-2.0, 3.0])).data
         array([-0.02,  3.  ], dtype=float32)
     """
     return LeakyReLU.apply(x, slope=negative_slope)

@@ -461,7 +461,9 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """Fused x @ weight.T + bias, weight shaped (out_features, in_features) as in PyTorch.
 
     Example:
-        >>> y = linear(x, w, b)  # x (N, in), w (out, in), b (out,) -> (N, out)
+        >>> x, w, b = descentlab.randn(8, 4), descentlab.randn(3, 4), descentlab.zeros(3)
+        >>> linear(x, w, b).shape  # x (N, in), w (out, in), b (out,) -> (N, out)
+        (8, 3)
     """
     if bias is None:
         return Linear.apply(x, weight)

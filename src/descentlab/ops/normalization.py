@@ -9,7 +9,11 @@ closed form without the affine part) and apply their affine parameters with ordi
     dx    = (gamma / sqrt(var + eps)) * (g - mean(g) - x_hat * mean(g * x_hat))
 
 Example:
-    >>> y = batch_norm(x, running_mean, running_var, weight, bias, training=True)
+    >>> x = descentlab.randn(8, 3, 4, 4)
+    >>> running_mean, running_var = np.zeros(3, np.float32), np.ones(3, np.float32)
+    >>> y = batch_norm(x, running_mean, running_var, training=True)
+    >>> bool(np.allclose(y.data.mean(axis=(0, 2, 3)), 0, atol=1e-5)), bool(running_mean.any())
+    (True, True)
 """
 
 from __future__ import annotations
