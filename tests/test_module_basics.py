@@ -236,6 +236,35 @@ def test_module_list_and_dict_register_children():
     assert "b" in heads and heads["b"].out_features == 3
 
 
+def test_module_list_and_dict_editing_follows_torch(torch):
+    """insert / del / slice renumber a ModuleList; update / pop / clear edit a ModuleDict; the
+    state_dict keys come out as PyTorch's for the same edits."""
+
+    def edit(m):
+        layers = m.ModuleList([m.Linear(2, 2), m.Linear(2, 3)])
+        layers.insert(0, m.Linear(2, 4))
+        layers.append(m.ReLU())
+        layers[-1] = m.Linear(3, 1)
+        del layers[1]
+        heads = m.ModuleDict({"a": m.Linear(2, 1)})
+        heads.update({"b": m.Linear(2, 2)})
+        heads.update([("c", m.Linear(2, 3))])
+        heads.pop("a")
+        del heads["c"]
+        return m.ModuleDict({"layers": layers, "heads": heads}), layers
+
+    ours, layers = edit(nn)
+    theirs, tlayers = edit(torch.nn)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [x.out_features for x in layers] == [x.out_features for x in tlayers] == [4, 3, 1]
+    assert isinstance(layers[1:], nn.ModuleList) and len(layers[1:]) == 2
+    assert layers[-1].out_features == 1
+    with pytest.raises(IndexError):
+        layers[3]
+    ours["heads"].clear()
+    assert len(ours["heads"]) == 0
+
+
 def test_gradients_reach_every_parameter_of_a_nested_model():
     net = Net()
     net(dl.randn(3, 4)).sum().backward()
