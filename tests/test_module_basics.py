@@ -270,3 +270,19 @@ def test_gradients_reach_every_parameter_of_a_nested_model():
     net(dl.randn(3, 4)).sum().backward()
     for name, p in net.named_parameters():
         assert p.grad is not None and p.grad.shape == p.shape, name
+
+
+def test_sequential_editing_follows_torch(torch):
+    def edit(m):
+        seq = m.Sequential(m.Linear(2, 3), m.ReLU(), m.Linear(3, 4))
+        seq.append(m.Tanh())
+        seq.extend([m.Linear(4, 5)])
+        seq.insert(1, m.Linear(3, 3))
+        del seq[0]
+        seq[0] = m.Linear(2, 3)
+        popped = seq.pop(2)
+        return seq, popped
+
+    (ours, popped), (theirs, tpopped) = edit(nn), edit(torch.nn)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert repr(ours) == repr(theirs) and repr(popped) == repr(tpopped)

@@ -402,11 +402,38 @@ class Sequential(Module):
         self.add_module(str(len(self._modules)), module)
         return self
 
+    def extend(self, modules: Iterable[Module]) -> Sequential:
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        """Insert `module` before `index`; the modules are renumbered "0", "1", ... (as PyTorch)."""
+        items = list(self._modules.values())
+        items.insert(index, module)
+        self._modules.clear()
+        return self.extend(items)
+
+    def pop(self, index: int = -1) -> Module:
+        """Remove the module at `index` and return it."""
+        module = self[index]
+        del self[index]
+        return module
+
     def __getitem__(self, idx: int | slice) -> Any:
         items = list(self._modules.values())
         if isinstance(idx, slice):
             return Sequential(OrderedDict(list(self._modules.items())[idx]))
         return items[idx]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        self.add_module(list(self._modules)[idx], module)
+
+    def __delitem__(self, idx: int | slice) -> None:
+        items = list(self._modules.values())
+        del items[idx]
+        self._modules.clear()  # renumbered afterwards, as PyTorch 2
+        self.extend(items)
 
     def __len__(self) -> int:
         return len(self._modules)
