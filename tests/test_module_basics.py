@@ -286,3 +286,17 @@ def test_sequential_editing_follows_torch(torch):
     (ours, popped), (theirs, tpopped) = edit(nn), edit(torch.nn)
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert repr(ours) == repr(theirs) and repr(popped) == repr(tpopped)
+
+
+def test_get_submodule_parameter_buffer_by_dotted_path():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.BatchNorm1d(3), nn.ReLU()))
+    assert model.get_submodule("") is model
+    assert model.get_submodule("1.0") is model[1][0]
+    assert model.get_parameter("0.weight") is model[0].weight
+    assert model.get_buffer("1.0.running_mean") is model[1][0].running_mean
+    assert [n for n, _ in model.named_buffers(recurse=False)] == []
+    assert len(list(model[1][0].buffers(recurse=False))) == 3
+    with pytest.raises(AttributeError, match="no sub-module '2'"):
+        model.get_submodule("2.weight")
+    with pytest.raises(AttributeError, match="no parameter 'bias2'"):
+        model.get_parameter("0.bias2")

@@ -175,15 +175,44 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
-        for mod_name, module in self.named_modules(prefix):
+    def named_buffers(self, prefix: str = "", recurse: bool = True
+                      ) -> Iterator[tuple[str, np.ndarray]]:  # fmt: skip
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mod_name, module in modules:
             for name, b in module._buffers.items():
                 if b is not None:
                     yield (f"{mod_name}.{name}" if mod_name else name), b
 
-    def buffers(self) -> Iterator[np.ndarray]:
-        for _, b in self.named_buffers():
+    def buffers(self, recurse: bool = True) -> Iterator[np.ndarray]:
+        for _, b in self.named_buffers(recurse=recurse):
             yield b
+
+    def get_submodule(self, target: str) -> Module:
+        """The sub-module at dotted path `target` ("" is self), e.g. "encoder.0" (as PyTorch)."""
+        module: Module = self
+        for part in target.split(".") if target else []:
+            child = module._modules.get(part)
+            if child is None:
+                raise AttributeError(f"{type(module).__name__} has no sub-module {part!r} "
+                                     f"(looking up {target!r})")  # fmt: skip
+            module = child
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at dotted path `target`, e.g. "0.weight"."""
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if module._parameters.get(name) is None:
+            raise AttributeError(f"{type(module).__name__} has no parameter {name!r} ({target!r})")
+        return module._parameters[name]
+
+    def get_buffer(self, target: str) -> np.ndarray:
+        """The buffer at dotted path `target`, e.g. "1.running_mean"."""
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if module._buffers.get(name) is None:
+            raise AttributeError(f"{type(module).__name__} has no buffer {name!r} ({target!r})")
+        return module._buffers[name]
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call `fn` on every sub-module (children first) and on self, e.g. to re-initialise."""
