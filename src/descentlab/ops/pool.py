@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from descentlab.ops.conv import col2im, ntuple
+from descentlab.ops.conv import col2im, ntuple, scratch
 from descentlab.tensor import Function, Tensor
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
@@ -101,10 +101,12 @@ class MaxPool2d(Function):
         self.tiled = _is_tiling(x.shape, win)
         if self.tiled:
             # Non-overlapping windows that tile the image (the usual 2x2/2): a running maximum over
-            # the kh*kw strided views, in whatever memory layout x has, with no window copy. Then
-            # one boolean mask per offset marks where it holds the first maximum of its window
-            # (PyTorch's tie rule): backward is one multiply per offset.
-            views = _tile_views(x, kernel)
+            # the kh*kw strided views, in whatever memory layout x has. Then one boolean mask per
+            # offset marks where it holds the first maximum of its window (PyTorch's tie rule):
+            # backward is one multiply per offset. The views are first copied into one dense
+            # scratch buffer (one strided pass each), so that the 2*kh*kw passes after that are
+            # contiguous, SIMD ones.
+            views = _dense_copies(_tile_views(x, kernel))
             out = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
             for v in views[2:]:
                 np.maximum(out, v, out=out)
@@ -158,6 +160,18 @@ def _tile_views(x: np.ndarray, kernel: tuple[int, int]) -> list[np.ndarray]:
     """The kh*kw strided views x[:, :, i::kh, j::kw], one per kernel offset, in window order."""
     kh, kw = kernel
     return [x[:, :, i::kh, j::kw] for i in range(kh) for j in range(kw)]
+
+
+def _dense_copies(views: list[np.ndarray]) -> list[np.ndarray]:
+    """Copies of same-shaped views, each dense in the views' own axis order (so that copying and
+    later passes walk memory in the same order), in one scratch buffer."""
+    order = np.argsort(views[0].strides, kind="stable")[::-1]  # outermost axis first
+    shape = [views[0].shape[i] for i in order]
+    buf = scratch("pool_views", (len(views), *shape), views[0].dtype)
+    copies = list(buf.transpose(0, *(1 + np.argsort(order))))
+    for copy, view in zip(copies, views, strict=True):
+        copy[...] = view
+    return copies
 
 
 def first_max(cols: np.ndarray, best: np.ndarray) -> np.ndarray:
