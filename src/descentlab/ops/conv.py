@@ -190,8 +190,11 @@ class _Wide:
         """(C*kh*kw, N*Ho*Wp) (any grouping merged) -> NCHW view of the padded-image gradient."""
         kh, kw = self.kernel
         cols = cols.reshape(self.c, kh, kw, self.n, self.length)
-        out = np.zeros((self.c, self.n, self.hp * self.wp), dtype=cols.dtype)
-        for i, j, s in self.offsets:
+        out = np.empty((self.c, self.n, self.hp * self.wp), dtype=cols.dtype)
+        # The first offset (0, 0) starts at 0: it initialises its stretch, zeros the rest.
+        out[:, :, : self.length] = cols[:, 0, 0]
+        out[:, :, self.length :] = 0
+        for i, j, s in self.offsets[1:]:
             out[:, :, s : s + self.length] += cols[:, i, j]
         return out.reshape(self.c, self.n, self.hp, self.wp).transpose(1, 0, 2, 3)
 
