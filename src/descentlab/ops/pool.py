@@ -5,8 +5,10 @@ so the reduction over a window is a reduction over the first axis (a handful of 
 operations). Max-pool backward sends each output's gradient to the first maximum of its window
 (PyTorch's tie rule), found for all windows at once by `first_max` (no Python loop over windows);
 the gradients go back to the image through the same `col2im` as convolution. Windows that tile
-the image (the usual 2x2 stride 2) skip the gather: forward and backward work directly on the
-kh*kw strided views of the input, one vectorised operation per kernel offset.
+the image (the usual 2x2 stride 2) skip the gather: forward copies the kh*kw strided views of the
+input into one dense buffer, takes their running maximum and keeps one first-maximum mask per
+kernel offset; backward is one multiply per offset, straight into the strided views of the input
+gradient.
 
 Output size per dimension: floor((H + 2p - d(k-1) - 1) / s) + 1, or ceil with `ceil_mode=True`
 (a last window must start inside the input or its left padding).
