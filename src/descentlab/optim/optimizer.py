@@ -2,8 +2,10 @@
 
 A concrete optimizer only says which chain of gradient transformations a parameter group uses
 (`_transform(group)`); this class feeds it each parameter's gradient and applies the result in place.
-The chain is rebuilt from the group's hyperparameters at every step, so a scheduler that writes
-`group['lr']` (or any other hyperparameter) before `step()` takes effect at once.
+The chain is built once per group and reads the learning rate from the group at every update; a
+change to any other hyperparameter rebuilds it, so a scheduler that writes `group['lr']` (or any
+other hyperparameter) before `step()` takes effect at once. A step runs the whole chain on one
+cache-sized piece of the parameters at a time (`_apply_in_pieces`), on a few threads.
 
 State is kept in parameter order (`self.state[i]` belongs to the i-th parameter counting through the
 groups), never keyed by `id()`, so `state_dict()` is plain data: lists, dicts, numbers and arrays.
@@ -20,12 +22,16 @@ Example:
 
 from __future__ import annotations
 
+import copy
+import functools
+import itertools
 import math
 import numbers
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -35,7 +41,7 @@ from descentlab.tensor import Tensor, enable_grad
 __all__ = ["Optimizer", "check_hyperparameters", "set_num_threads", "get_num_threads"]
 
 _TUPLE_KEYS = ("betas", "etas", "step_sizes")
-_CHUNK = 1 << 16  # elements per chunk in flat mode: 256 KiB of float32, a few arrays fit in L2
+_CHUNK = 1 << 18  # elements per work item (1 MiB of float32): an item's arrays stay in cache
 
 
 def _range_error(name: str, value: Any, allowed: str) -> ValueError:
@@ -78,6 +84,10 @@ class Optimizer:
         defaults: the hyperparameters a group gets when it does not name them.
     """
 
+    # Hyperparameters the chain reads from the group (`hyper`) at every update rather than baking
+    # them in when `_transform` builds it: changing them needs no rebuild.
+    _live_hyperparameters: ClassVar[tuple[str, ...]] = ()
+
     def __init__(self, params: Iterable[Any], defaults: Mapping[str, Any]) -> None:
         self.defaults: dict[str, Any] = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
@@ -85,6 +95,7 @@ class Optimizer:
         self._scratch: list[np.ndarray | None] = []
         self._flat = False
         self._flat_cache: dict[int, dict[str, Any]] = {}
+        self._chains: dict[int, tuple[dict[str, Any], GradientTransformation]] = {}
         if isinstance(params, Tensor):
             raise TypeError(
                 "params must be an iterable of Parameters or of dicts, got a single Tensor; "
@@ -156,22 +167,73 @@ class Optimizer:
             offset += len(params)
             if not active:
                 continue
-            if (
-                self._flat
-                and len(active) == len(params)
-                and self._step_group_flat(gi, group, index)
-            ):
-                continue
-            self._step_group(group, index, [params[j] for j in active])
+            tx = self._chain(gi, group)
+            if self._flat:
+                self._flat_layout(gi, group, index, tx, all_active=len(active) == len(params))
+            self._step_group(tx, group, index, [params[j] for j in active])
         return loss
+
+    def _chain(self, gi: int, group: Mapping[str, Any]) -> GradientTransformation:
+        """The group's chain: `_transform(group)`, built once and again only when the group changes.
+
+        The entries named in `_live_hyperparameters` are read from the group at every update (it is
+        passed as `hyper`), so a scheduler may write them freely; changing any other entry (a
+        scheduler cycling momentum, `load_state_dict`) rebuilds the chain at the next step.
+        """
+        live = self._live_hyperparameters
+        if live:
+            check_hyperparameters({k: group[k] for k in live if k in group})
+        settings = {k: v for k, v in group.items() if k != "params" and k not in live}
+        cached = self._chains.get(gi)
+        if cached is not None and _same(cached[0], settings):
+            return cached[1]
+        tx = self._transform(group)
+        self._chains[gi] = (copy.deepcopy(settings), tx)
+        return tx
+
+    def _step_group(self, tx: GradientTransformation, group: Mapping[str, Any], index: list[int],
+                    params: list[Tensor]) -> None:  # fmt: skip
+        for i, p in zip(index, params):
+            if not self.state[i]:  # first step of this parameter: create its state lazily
+                self.state[i] = {k: v[0] for k, v in tx.init([p.data]).items()}
+            if p.grad.shape != p.data.shape:
+                raise ValueError(
+                    f"parameter {i} has shape {p.data.shape} but its gradient has shape "
+                    f"{p.grad.shape}"
+                )
+        keys = self.state[index[0]].keys()
+        state = {k: [self.state[i][k] for i in index] for k in keys}
+        datas = [p.data for p in params]
+        if _streamable(tx, state, datas):
+            _apply_in_pieces(tx, [p.grad for p in params], state, datas, group)
+        else:
+            updates = [self._grad_copy(i, p) for i, p in zip(index, params)]
+            updates, state = tx.update(updates, state, datas, group)
+            for d, u in zip(datas, updates):
+                d += u
+        for k, values in state.items():
+            for i, v in zip(index, values):
+                self.state[i][k] = v
+
+    def _grad_copy(self, i: int, p: Tensor) -> np.ndarray:
+        """Copy p.grad into a scratch array the transforms may overwrite (p.grad stays as it was)."""
+        buf = self._scratch[i]
+        if buf is None or buf.shape != p.data.shape or buf.dtype != p.data.dtype:
+            buf = self._scratch[i] = np.empty_like(p.data)
+        if p.grad.shape != buf.shape:
+            raise ValueError(
+                f"parameter {i} has shape {buf.shape} but its gradient has shape {p.grad.shape}"
+            )
+        np.copyto(buf, p.grad, casting="same_kind")
+        return buf
 
     # ------------------------------------------------------------------ flat buffers
     def flatten(self) -> Optimizer:
         """Keep each group's parameters (and their optimizer state) in one contiguous buffer.
 
-        Every `p.data` becomes a view into its group's buffer, so a step is a handful of NumPy calls
-        on one array whatever the number of tensors. The trajectory is the same as without it.
-        Steps where some parameter of a group has no gradient fall back to the per-tensor path.
+        Every `p.data` becomes a view into its group's buffer, and each array of optimizer state
+        (exp_avg, ...) a view into one buffer per name. The steps and the trajectory are the same as
+        without it (a step is cut into cache-sized pieces either way); the gain is the layout.
         Returns self, so `opt = Adam(params).flatten()` works.
         """
         self._flat = True
@@ -192,99 +254,46 @@ class Optimizer:
         for p, a, b in zip(params, offsets[:-1], offsets[1:]):
             p.data = buf[a:b].reshape(p.data.shape)
         cache = {"buf": buf, "offsets": offsets, "shapes": [p.data.shape for p in params],
-                 "grad": np.empty_like(buf), "state": None}  # fmt: skip
+                 "state": {}}  # fmt: skip
         self._flat_cache[gi] = cache
         return cache
 
-    def _step_group_flat(self, gi: int, group: Mapping[str, Any], index: list[int]) -> bool:
-        params = group["params"]
-        cache = self._flat_params(gi, params)
-        if cache is None:
-            return False
-        buf, offsets = cache["buf"], cache["offsets"]
-        tx = self._transform(group)
+    def _flat_layout(self, gi: int, group: Mapping[str, Any], index: list[int],
+                     tx: GradientTransformation, all_active: bool) -> None:  # fmt: skip
+        """Flat mode: the group's parameters in one buffer; its array state too, once every
+        parameter has state (the first step creates it on the buffer, `load_state_dict` and state
+        created by a step, such as a momentum buffer, are gathered into one at the next step)."""
+        cache = self._flat_params(gi, group["params"])
+        if cache is None or not all_active:
+            return
         states = [self.state[i] for i in index]
-        if not any(states):  # first step: create the state on the flat buffer, views per tensor
-            cache["state"] = tx.init([buf])
-            self._bind_flat_state(cache, index)
-        elif not all(states):
-            return False
-        elif cache["state"] is None or not self._flat_state_valid(cache, index):
-            flat_state = {}
-            for k, v in states[0].items():
+        if not any(states):
+            fresh = tx.init([cache["buf"]])
+            flat = {k: v[0] for k, v in fresh.items() if isinstance(v[0], np.ndarray)}
+            for i in index:
+                self.state[i] = {k: v[0] for k, v in fresh.items()}
+        elif all(states) and not self._flat_state_valid(cache, index):
+            flat = {}
+            for k in states[0]:
                 values = [s.get(k) for s in states]
-                if isinstance(v, np.ndarray):
-                    flat_state[k] = [np.concatenate([x.reshape(-1) for x in values])]
-                elif all(x is None for x in values):
-                    flat_state[k] = [None]
-                elif all(x == v for x in values):  # shared scalars (step counts)
-                    flat_state[k] = [v]
-                else:
-                    return False  # tensors that skipped steps differ: stay per tensor
-            cache["state"] = flat_state
-            self._bind_flat_state(cache, index)
-        grad = cache["grad"]
-        for p, a, b in zip(params, offsets[:-1], offsets[1:]):
-            if p.grad.size != b - a:
-                raise ValueError(
-                    f"a parameter has {b - a} elements but its gradient has {p.grad.size}"
-                )
-            np.copyto(grad[a:b], p.grad.reshape(-1), casting="same_kind")
-        updates, flat_state = _update(tx, [grad], cache["state"], [buf], group)
-        buf += updates[0]
-        cache["state"] = flat_state
-        self._bind_flat_state(cache, index)
-        return True
-
-    def _bind_flat_state(self, cache: dict[str, Any], index: list[int]) -> None:
-        """Point each tensor's state entries at slices of the flat state (views, no copies)."""
+                sizes = [x.size if isinstance(x, np.ndarray) else -1 for x in values]
+                if sizes == [b - a for a, b in zip(cache["offsets"], cache["offsets"][1:])]:
+                    flat[k] = np.concatenate([x.reshape(-1) for x in values])
+        else:
+            return
+        cache["state"] = flat
         offsets, shapes = cache["offsets"], cache["shapes"]
-        for j, i in enumerate(index):
-            a, b = offsets[j], offsets[j + 1]
-            entry = self.state[i] if self.state[i] else {}
-            for k, v in cache["state"].items():
-                x = v[0]
-                entry[k] = x[a:b].reshape(shapes[j]) if isinstance(x, np.ndarray) else x
-            self.state[i] = entry
+        for j, i in enumerate(index):  # point each tensor's entries at slices (views, no copies)
+            for k, x in flat.items():
+                self.state[i][k] = x[offsets[j] : offsets[j + 1]].reshape(shapes[j])
 
     def _flat_state_valid(self, cache: dict[str, Any], index: list[int]) -> bool:
+        flat = cache["state"]
         for i in index:
-            for k, v in cache["state"].items():
-                x, mine = v[0], self.state[i].get(k)
-                if isinstance(x, np.ndarray):
-                    if not isinstance(mine, np.ndarray) or mine.base is not x:
-                        return False
-                elif mine != x:
+            for k, mine in self.state[i].items():
+                if isinstance(mine, np.ndarray) and (k not in flat or mine.base is not flat[k]):
                     return False
         return True
-
-    def _step_group(self, group: Mapping[str, Any], index: list[int], params: list[Tensor]) -> None:
-        tx = self._transform(group)
-        for i, p in zip(index, params):
-            if not self.state[i]:  # first step of this parameter: create its state lazily
-                self.state[i] = {k: v[0] for k, v in tx.init([p.data]).items()}
-        keys = self.state[index[0]].keys()
-        state = {k: [self.state[i][k] for i in index] for k in keys}
-        datas = [p.data for p in params]
-        updates = [self._grad_copy(i, p) for i, p in zip(index, params)]
-        updates, state = _update(tx, updates, state, datas, group)
-        for d, u in zip(datas, updates):
-            d += u
-        for k, values in state.items():
-            for i, v in zip(index, values):
-                self.state[i][k] = v
-
-    def _grad_copy(self, i: int, p: Tensor) -> np.ndarray:
-        """Copy p.grad into a scratch array the transforms may overwrite (p.grad stays as it was)."""
-        buf = self._scratch[i]
-        if buf is None or buf.shape != p.data.shape or buf.dtype != p.data.dtype:
-            buf = self._scratch[i] = np.empty_like(p.data)
-        if p.grad.shape != buf.shape:
-            raise ValueError(
-                f"parameter {i} has shape {buf.shape} but its gradient has shape {p.grad.shape}"
-            )
-        np.copyto(buf, p.grad, casting="same_kind")
-        return buf
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -392,69 +401,132 @@ def _executor() -> ThreadPoolExecutor:
     return _pool
 
 
-def _update(tx: GradientTransformation, updates: list[np.ndarray], state: dict[str, list[Any]],
-            params: list[np.ndarray], hyper: Mapping[str, Any]
-            ) -> tuple[list[np.ndarray], dict[str, list[Any]]]:  # fmt: skip
-    """tx.update, fed in cache-sized chunks when that cannot change the result.
+def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # an array-valued entry: treat it as changed
+        return False
 
-    An elementwise transformation sees each large array as several smaller "tensors" (views), so
-    each of the ~15 NumPy passes of an Adam step re-reads its data from cache rather than from
-    memory. Scalars (step counts) are repeated per chunk and advance alike; the results land in the
-    original arrays, so callers see exactly what an unchunked update would give. Runs of chunks go
-    to `get_num_threads()` threads (bit-identical: each chunk is computed the same way alone).
+
+def _streamable(tx: GradientTransformation, state: dict[str, list[Any]],
+                params: list[np.ndarray]) -> bool:  # fmt: skip
+    """Can the update be cut into pieces? The chain is elementwise and every array is contiguous,
+    with state arrays the size of their parameter (None marks state a first step still creates)."""
+    if not tx.elementwise or not all(p.flags.c_contiguous for p in params):
+        return False
+    for values in state.values():
+        for x, p in zip(values, params):
+            if x is None or (
+                isinstance(x, np.ndarray) and (x.size != p.size or not x.flags.c_contiguous)
+            ):
+                return False
+    return True
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(sizes: tuple[int, ...], dtypes: tuple[np.dtype, ...], chunk: int
+          ) -> tuple[tuple[tuple[int, int, int], ...], ...]:  # fmt: skip
+    """Work items of at most `chunk` elements, each a run of pieces (tensor, start, stop).
+
+    Large tensors are cut, small ones share an item, so the Python cost of a step grows with the
+    number of elements / chunk, not with the number of tensors. An item holds one dtype.
     """
-    arrays = [
-        *updates,
-        *params,
-        *(x for v in state.values() for x in v if isinstance(x, np.ndarray)),
-    ]
-    if (
-        not tx.elementwise
-        or all(u.size <= 2 * _CHUNK for u in updates)
-        or any(x is None for v in state.values() for x in v)
-        or not all(a.flags.c_contiguous for a in arrays)
-    ):
-        return tx.update(updates, state, params, hyper)
-    cuts = [[slice(a, min(a + _CHUNK, u.size)) for a in range(0, u.size, _CHUNK)] for u in updates]
+    items: list[tuple[tuple[int, int, int], ...]] = []
+    item: list[tuple[int, int, int]] = []
+    room = chunk
+    for t, (n, dtype) in enumerate(zip(sizes, dtypes)):
+        if item and dtypes[item[0][0]] != dtype:
+            items.append(tuple(item))
+            item, room = [], chunk
+        a = 0
+        while a < n:
+            b = min(n, a + room)
+            item.append((t, a, b))
+            room -= b - a
+            a = b
+            if room == 0:
+                items.append(tuple(item))
+                item, room = [], chunk
+    if item:
+        items.append(tuple(item))
+    return tuple(items)
 
-    def split(values: list[Any]) -> list[Any]:
-        out = []
-        for v, cs in zip(values, cuts):
-            flat = v.reshape(-1) if isinstance(v, np.ndarray) else None
-            out.extend(flat[c] if flat is not None else v for c in cs)
-        return out
 
-    u_parts = split(updates)
-    s_parts = {k: split(v) for k, v in state.items()}
-    kept = {k: list(v) for k, v in s_parts.items()}
-    p_parts = split(params)
-    workers = min(_num_threads, len(u_parts) // 2)
-    if workers > 1:
-        # Chunks are independent, and NumPy releases the GIL inside each large ufunc: hand
-        # contiguous runs of chunks to threads. Each chunk is computed exactly as it would be alone.
-        bounds = np.linspace(0, len(u_parts), workers + 1).astype(int).tolist()
-        runs = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-        results = list(_executor().map(
-            lambda r: tx.update(u_parts[r], {k: v[r] for k, v in s_parts.items()}, p_parts[r], hyper),
-            runs,
-        ))  # fmt: skip
-        new_u = [u for part, _ in results for u in part]
-        new_s = {k: [x for _, part in results for x in part[k]] for k in results[0][1]}
-    else:
-        new_u, new_s = tx.update(list(u_parts), s_parts, p_parts, hyper)
-    for view, result in zip(u_parts, new_u):
-        if result is not view:
-            np.copyto(view, result)
-    first = np.cumsum([0] + [len(cs) for cs in cuts[:-1]]).tolist()
-    for k, values in new_s.items():
-        if k not in kept:
-            raise RuntimeError(f"transformation added state {k!r} during update")
-        for view, result in zip(kept[k], values):
-            if isinstance(view, np.ndarray) and result is not view:
-                np.copyto(view, result)
-        state[k] = [values[j] if not isinstance(state[k][e], np.ndarray) else state[k][e]
-                    for e, j in enumerate(first)]  # fmt: skip
-    return updates, state
+_local = threading.local()
+
+
+def _scratch(dtype: np.dtype, n: int) -> np.ndarray:
+    """This thread's reusable buffer of n elements (the updates of one work item are written here)."""
+    key = (np.dtype(dtype), n)
+    bufs = _local.__dict__.setdefault("bufs", {})
+    buf = bufs.get(key)
+    if buf is None:
+        buf = bufs[key] = np.empty(n, dtype)
+    return buf
+
+
+def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
+                     state: dict[str, list[Any]], params: list[np.ndarray],
+                     hyper: Mapping[str, Any]) -> None:  # fmt: skip
+    """params[i] += tx.update(grads[i]), computed one cache-sized work item at a time.
+
+    For each item: copy its piece of the gradients into a small scratch buffer, run the whole chain
+    on the pieces (views of the parameters and state arrays), add the result to the parameters.
+    Every array is then read from memory once and written once per step, and the chain's dozen
+    NumPy passes run on data in cache. The chain is elementwise, so each coordinate is computed
+    exactly as in a single whole-array update (bit-identical). Scalars in the state (step counts)
+    are repeated per piece, advance alike, and the first piece's value is kept. The items are shared
+    out to `get_num_threads()` threads as they go: NumPy releases the GIL inside each pass.
+    """
+    chunk = _CHUNK
+    items = _plan(tuple(p.size for p in params), tuple(p.dtype for p in params), chunk)
+    flat_p = [p.reshape(-1) for p in params]
+    flat_g = [g.reshape(-1) for g in grads]
+    flat_s = {k: [x.reshape(-1) if isinstance(x, np.ndarray) else None for x in v]
+              for k, v in state.items()}  # fmt: skip
+
+    def run() -> list[tuple[str, int, Any]]:
+        scalars = []
+        while (n := next_item()) < len(items):  # threads take the next item as they finish one
+            item = items[n]
+            buf = _scratch(params[item[0][0]].dtype, chunk)
+            updates, views, pieces = [], [], {k: [] for k in state}
+            pos = 0
+            for t, a, b in item:
+                u = buf[pos : pos + b - a]
+                pos += b - a
+                np.copyto(u, flat_g[t][a:b], casting="same_kind")
+                updates.append(u)
+                views.append(flat_p[t][a:b])
+                for k, arrays in flat_s.items():
+                    x = arrays[t]
+                    pieces[k].append(state[k][t] if x is None else x[a:b])
+            kept = {k: list(v) for k, v in pieces.items()}
+            new_u, new_s = tx.update(updates, pieces, views, hyper)
+            for p, u in zip(views, new_u):
+                p += u
+            for k, values in new_s.items():
+                if k not in kept:
+                    raise RuntimeError(f"transformation added state {k!r} during update")
+                for (t, a, _), before, after in zip(item, kept[k], values):
+                    if isinstance(before, np.ndarray):
+                        if after is not before:
+                            np.copyto(before, after)
+                    elif a == 0:  # the tensor's first piece
+                        scalars.append((k, t, after))
+        return scalars
+
+    next_item = itertools.count().__next__  # atomic under the GIL
+    # Threads pay off when each NumPy call is long enough to hide the hand-over of the GIL: many
+    # small tensors (short passes, much Python between them) run faster on one thread.
+    n_pieces = sum(len(item) for item in items)
+    large = sum(p.size for p in params) >= n_pieces * (chunk // 4)
+    helpers = min(_num_threads, len(items)) - 1 if large else 0
+    futures = [_executor().submit(run) for _ in range(helpers)]
+    results = [run()] + [f.result() for f in futures]
+    for scalars in results:
+        for k, t, value in scalars:
+            state[k][t] = value
 
 
 def _copy_value(v: Any) -> Any:

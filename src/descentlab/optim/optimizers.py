@@ -50,7 +50,11 @@ def _head(group: Mapping[str, Any], coupled_wd: bool = True) -> list[GradientTra
 
 
 def _lr(group: Mapping[str, Any]) -> GradientTransformation:
-    return T.scale_by_learning_rate(float(group["lr"]))
+    """-lr, read from the group at every update (hyper['lr']): schedulers need no rebuild.
+
+    Optimizers whose chain ends with it declare `_live_hyperparameters = ("lr",)`.
+    """
+    return T.scale_by_learning_rate()
 
 
 class SGD(Optimizer):
@@ -64,6 +68,8 @@ class SGD(Optimizer):
     Example:
         >>> opt = SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)  # doctest: +SKIP
     """
+
+    _live_hyperparameters = ("lr",)
 
     def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
@@ -86,6 +92,8 @@ class Adagrad(Optimizer):
 
     Convention: PyTorch (eps=1e-10 outside the root, accumulator starts at initial_accumulator_value=0).
     """
+
+    _live_hyperparameters = ("lr",)
 
     def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
@@ -118,6 +126,8 @@ class RMSprop(Optimizer):
     Convention: PyTorch (alpha=0.99, eps=1e-8 outside the root, lr outside the momentum buffer).
     """
 
+    _live_hyperparameters = ("lr",)
+
     def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
                  maximize: bool = False) -> None:  # fmt: skip
@@ -144,6 +154,8 @@ class Adadelta(Optimizer):
     Convention: PyTorch (lr=1.0, rho=0.9, eps=1e-6).
     """
 
+    _live_hyperparameters = ("lr",)
+
     def __init__(self, params: Params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0.0, *, maximize: bool = False) -> None:  # fmt: skip
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
@@ -162,6 +174,8 @@ class Adam(Optimizer):
     Convention: PyTorch (eps added after bias-correcting sqrt(v); Keras adds "epsilon hat" before).
     `decoupled_weight_decay=True` makes it AdamW.
     """
+
+    _live_hyperparameters = ("lr",)
 
     _decoupled_default = False
 
@@ -208,6 +222,8 @@ class Adamax(Optimizer):
     Convention: PyTorch (lr=2e-3, eps inside the max; Keras adds it after).
     """
 
+    _live_hyperparameters = ("lr",)
+
     def __init__(self, params: Params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, *,
                  maximize: bool = False) -> None:  # fmt: skip
@@ -227,6 +243,8 @@ class NAdam(Optimizer):
 
     Convention: PyTorch (lr=2e-3, momentum_decay psi=4e-3; Keras Nadam uses psi=1).
     """
+
+    _live_hyperparameters = ("lr",)
 
     def __init__(self, params: Params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
@@ -258,6 +276,8 @@ class RAdam(Optimizer):
 
     Convention: PyTorch (m^ = m / (1 - b1^t); optional decoupled weight decay).
     """
+
+    _live_hyperparameters = ("lr",)
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0,
@@ -325,6 +345,8 @@ class Lion(Optimizer):
     Convention: the paper's (no PyTorch twin; Keras Lion is the same). Use a 3-10x smaller lr than
     AdamW and a larger decoupled weight decay.
     """
+
+    _live_hyperparameters = ("lr",)
 
     def __init__(self, params: Params, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99),
                  weight_decay: float = 0.0, *, maximize: bool = False) -> None:  # fmt: skip

@@ -379,13 +379,12 @@ def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, centered: bool = False,
                 m += sq
                 np.multiply(m, m, out=sq)
                 np.subtract(v, sq, out=sq)
-            else:
-                np.copyto(sq, v)
+            mean_sq = sq if centered else v  # v~
             if eps_in_sqrt:
-                sq += eps
+                np.add(mean_sq, eps, out=sq)
                 np.sqrt(sq, out=sq)
             else:
-                np.sqrt(sq, out=sq)
+                np.sqrt(mean_sq, out=sq)
                 sq += eps
             u /= sq
         return updates, state
