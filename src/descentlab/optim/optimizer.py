@@ -41,6 +41,8 @@ from descentlab.tensor import Tensor, enable_grad
 __all__ = ["Optimizer", "check_hyperparameters", "set_num_threads", "get_num_threads"]
 
 _TUPLE_KEYS = ("betas", "etas", "step_sizes")
+# A flat group: (parameter buffer, {state name: flat array}, offsets of the tensors in the buffer)
+_Layout = tuple[np.ndarray, dict[str, np.ndarray], list[int]]
 _CHUNK = 1 << 18  # elements per work item (1 MiB of float32): an item's arrays stay in cache
 
 
@@ -168,9 +170,10 @@ class Optimizer:
             if not active:
                 continue
             tx = self._chain(gi, group)
-            if self._flat:
-                self._flat_layout(gi, group, index, tx, all_active=len(active) == len(params))
-            self._step_group(tx, group, index, [params[j] for j in active])
+            layout = None
+            if self._flat and len(active) == len(params):
+                layout = self._flat_layout(gi, group, index, tx)
+            self._step_group(tx, group, index, [params[j] for j in active], layout)
         return loss
 
     def _chain(self, gi: int, group: Mapping[str, Any]) -> GradientTransformation:
@@ -192,7 +195,7 @@ class Optimizer:
         return tx
 
     def _step_group(self, tx: GradientTransformation, group: Mapping[str, Any], index: list[int],
-                    params: list[Tensor]) -> None:  # fmt: skip
+                    params: list[Tensor], layout: _Layout | None = None) -> None:  # fmt: skip
         for i, p in zip(index, params):
             if not self.state[i]:  # first step of this parameter: create its state lazily
                 self.state[i] = {k: v[0] for k, v in tx.init([p.data]).items()}
@@ -205,7 +208,7 @@ class Optimizer:
         state = {k: [self.state[i][k] for i in index] for k in keys}
         datas = [p.data for p in params]
         if _streamable(tx, state, datas):
-            _apply_in_pieces(tx, [p.grad for p in params], state, datas, group)
+            _apply_in_pieces(tx, [p.grad for p in params], state, datas, group, layout)
         else:
             updates = [self._grad_copy(i, p) for i, p in zip(index, params)]
             updates, state = tx.update(updates, state, datas, group)
@@ -259,33 +262,52 @@ class Optimizer:
         return cache
 
     def _flat_layout(self, gi: int, group: Mapping[str, Any], index: list[int],
-                     tx: GradientTransformation, all_active: bool) -> None:  # fmt: skip
-        """Flat mode: the group's parameters in one buffer; its array state too, once every
-        parameter has state (the first step creates it on the buffer, `load_state_dict` and state
-        created by a step, such as a momentum buffer, are gathered into one at the next step)."""
+                     tx: GradientTransformation) -> _Layout | None:  # fmt: skip
+        """Flat mode: the group's parameters in one buffer, and its array state in one per name.
+
+        The first step creates the state on the buffer; state made by a step (a momentum buffer)
+        or by `load_state_dict` is gathered at the next step. Returns (buffer, flat state, offsets)
+        when the whole state is flat and its scalars agree, so that a step may treat the group as
+        one tensor; None otherwise.
+        """
         cache = self._flat_params(gi, group["params"])
-        if cache is None or not all_active:
-            return
+        if cache is None:
+            return None
         states = [self.state[i] for i in index]
+        offsets, shapes = cache["offsets"], cache["shapes"]
         if not any(states):
             fresh = tx.init([cache["buf"]])
-            flat = {k: v[0] for k, v in fresh.items() if isinstance(v[0], np.ndarray)}
+            cache["state"] = {k: v[0] for k, v in fresh.items() if isinstance(v[0], np.ndarray)}
             for i in index:
                 self.state[i] = {k: v[0] for k, v in fresh.items()}
-        elif all(states) and not self._flat_state_valid(cache, index):
-            flat = {}
+        elif not all(states):
+            return None
+        elif not self._flat_state_valid(cache, index):
+            cache["state"] = {}
             for k in states[0]:
                 values = [s.get(k) for s in states]
                 sizes = [x.size if isinstance(x, np.ndarray) else -1 for x in values]
-                if sizes == [b - a for a, b in zip(cache["offsets"], cache["offsets"][1:])]:
-                    flat[k] = np.concatenate([x.reshape(-1) for x in values])
+                if sizes == [b - a for a, b in zip(offsets, offsets[1:])]:
+                    cache["state"][k] = np.concatenate([x.reshape(-1) for x in values])
         else:
-            return
-        cache["state"] = flat
-        offsets, shapes = cache["offsets"], cache["shapes"]
+            return self._merged_layout(cache, states)
         for j, i in enumerate(index):  # point each tensor's entries at slices (views, no copies)
-            for k, x in flat.items():
+            for k, x in cache["state"].items():
                 self.state[i][k] = x[offsets[j] : offsets[j + 1]].reshape(shapes[j])
+        return self._merged_layout(cache, states)
+
+    @staticmethod
+    def _merged_layout(cache: dict[str, Any], states: list[dict[str, Any]]) -> _Layout | None:
+        flat = cache["state"]
+        for k, v in states[0].items():
+            if isinstance(v, np.ndarray):
+                if k not in flat:
+                    return None
+            elif v is None or any(
+                isinstance(s.get(k), np.ndarray) or s.get(k) != v for s in states[1:]
+            ):
+                return None  # e.g. tensors that skipped steps count differently
+        return cache["buf"], flat, cache["offsets"]
 
     def _flat_state_valid(self, cache: dict[str, Any], index: list[int]) -> bool:
         flat = cache["state"]
@@ -467,7 +489,7 @@ def _scratch(dtype: np.dtype, n: int) -> np.ndarray:
 
 def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
                      state: dict[str, list[Any]], params: list[np.ndarray],
-                     hyper: Mapping[str, Any]) -> None:  # fmt: skip
+                     hyper: Mapping[str, Any], layout: _Layout | None = None) -> None:  # fmt: skip
     """params[i] += tx.update(grads[i]), computed one cache-sized work item at a time.
 
     For each item: copy its piece of the gradients into a small scratch buffer, run the whole chain
@@ -477,6 +499,9 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
     exactly as in a single whole-array update (bit-identical). Scalars in the state (step counts)
     are repeated per piece, advance alike, and the first piece's value is kept. The items are shared
     out to `get_num_threads()` threads as they go: NumPy releases the GIL inside each pass.
+
+    With a flat `layout` (all tensors adjacent in one buffer, state likewise, scalars shared) the
+    pieces of an item are one slice of the buffers: one chain call per item, however many tensors.
     """
     chunk = _CHUNK
     items = _plan(tuple(p.size for p in params), tuple(p.dtype for p in params), chunk)
@@ -485,48 +510,64 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
     flat_s = {k: [x.reshape(-1) if isinstance(x, np.ndarray) else None for x in v]
               for k, v in state.items()}  # fmt: skip
 
+    def inputs(item: tuple[tuple[int, int, int], ...]) -> tuple[list, list, dict[str, list]]:
+        """The chain's arguments for one item: the gradients copied into this thread's scratch
+        buffer, and views of the parameters and state (scalars as they are)."""
+        buf = _scratch(params[item[0][0]].dtype, chunk)
+        updates, views, pieces = [], [], {k: [] for k in state}
+        pos = 0
+        for t, a, b in item:
+            u = buf[pos : pos + b - a]
+            pos += b - a
+            np.copyto(u, flat_g[t][a:b], casting="same_kind")
+            updates.append(u)
+            if layout is None:
+                views.append(flat_p[t][a:b])
+                for k, arrays in flat_s.items():
+                    pieces[k].append(state[k][t] if arrays[t] is None else arrays[t][a:b])
+        if layout is not None:  # the pieces are adjacent: one slice of each buffer
+            flat_buf, flat_state, offsets = layout
+            a = offsets[item[0][0]] + item[0][1]
+            updates, views = [buf[:pos]], [flat_buf[a : a + pos]]
+            for k in state:
+                pieces[k].append(flat_state[k][a : a + pos] if k in flat_state else state[k][0])
+        return updates, views, pieces
+
     def run() -> list[tuple[str, int, Any]]:
         scalars = []
         while (n := next_item()) < len(items):  # threads take the next item as they finish one
             item = items[n]
-            buf = _scratch(params[item[0][0]].dtype, chunk)
-            updates, views, pieces = [], [], {k: [] for k in state}
-            pos = 0
-            for t, a, b in item:
-                u = buf[pos : pos + b - a]
-                pos += b - a
-                np.copyto(u, flat_g[t][a:b], casting="same_kind")
-                updates.append(u)
-                views.append(flat_p[t][a:b])
-                for k, arrays in flat_s.items():
-                    x = arrays[t]
-                    pieces[k].append(state[k][t] if x is None else x[a:b])
+            updates, views, pieces = inputs(item)
             kept = {k: list(v) for k, v in pieces.items()}
             new_u, new_s = tx.update(updates, pieces, views, hyper)
             for p, u in zip(views, new_u):
                 p += u
+            starts = [a for _, a, _ in item] if layout is None else [0]
             for k, values in new_s.items():
                 if k not in kept:
                     raise RuntimeError(f"transformation added state {k!r} during update")
-                for (t, a, _), before, after in zip(item, kept[k], values):
+                for j, (before, after) in enumerate(zip(kept[k], values)):
                     if isinstance(before, np.ndarray):
                         if after is not before:
                             np.copyto(before, after)
-                    elif a == 0:  # the tensor's first piece
-                        scalars.append((k, t, after))
+                    elif starts[j] == 0:  # a tensor's first piece (flat: every item alike)
+                        scalars.append((k, item[j][0], after))
         return scalars
 
     next_item = itertools.count().__next__  # atomic under the GIL
     # Threads pay off when each NumPy call is long enough to hide the hand-over of the GIL: many
     # small tensors (short passes, much Python between them) run faster on one thread.
-    n_pieces = sum(len(item) for item in items)
-    large = sum(p.size for p in params) >= n_pieces * (chunk // 4)
+    n_calls = len(items) if layout is not None else sum(len(item) for item in items)
+    large = sum(p.size for p in params) >= n_calls * (chunk // 4)
     helpers = min(_num_threads, len(items)) - 1 if large else 0
     futures = [_executor().submit(run) for _ in range(helpers)]
     results = [run()] + [f.result() for f in futures]
     for scalars in results:
         for k, t, value in scalars:
-            state[k][t] = value
+            if layout is None:
+                state[k][t] = value
+            else:  # shared scalars: every tensor advanced alike
+                state[k] = [value] * len(params)
 
 
 def _copy_value(v: Any) -> Any:
