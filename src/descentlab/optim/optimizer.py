@@ -184,8 +184,10 @@ class Optimizer:
         scheduler cycling momentum, `load_state_dict`) rebuilds the chain at the next step.
         """
         live = self._live_hyperparameters
-        if live:
-            check_hyperparameters({k: group[k] for k in live if k in group})
+        for k in live:
+            v = group.get(k, 0.0)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0.0 <= v < math.inf:
+                check_hyperparameters({k: v})  # raises the usual error
         settings = {k: v for k, v in group.items() if k != "params" and k not in live}
         cached = self._chains.get(gi)
         if cached is not None and _same(cached[0], settings):
@@ -207,9 +209,10 @@ class Optimizer:
         keys = self.state[index[0]].keys()
         state = {k: [self.state[i][k] for i in index] for k in keys}
         datas = [p.data for p in params]
-        if _streamable(tx, state, datas):
+        pieces = layout is not None or sum(d.size for d in datas) > _CHUNK
+        if pieces and _streamable(tx, state, datas):
             _apply_in_pieces(tx, [p.grad for p in params], state, datas, group, layout)
-        else:
+        else:  # a small group: the chain on whole arrays, gradients copied into scratch arrays
             updates = [self._grad_copy(i, p) for i, p in zip(index, params)]
             updates, state = tx.update(updates, state, datas, group)
             for d, u in zip(datas, updates):
