@@ -209,8 +209,7 @@ class Optimizer:
         keys = self.state[index[0]].keys()
         state = {k: [self.state[i][k] for i in index] for k in keys}
         datas = [p.data for p in params]
-        pieces = layout is not None or sum(d.size for d in datas) > _CHUNK
-        if pieces and _streamable(tx, state, datas):
+        if _in_pieces(datas, layout) and _streamable(tx, state, datas):
             _apply_in_pieces(tx, [p.grad for p in params], state, datas, group, layout)
         else:  # a small group: the chain on whole arrays, gradients copied into scratch arrays
             updates = [self._grad_copy(i, p) for i, p in zip(index, params)]
@@ -433,6 +432,20 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
         return False
 
 
+def _threaded(params: list[np.ndarray], layout: _Layout | None) -> bool:
+    """Threads pay off when each NumPy call is long enough to hide the hand-over of the GIL: many
+    small tensors (short passes, much Python between them) run faster on one thread."""
+    total = sum(p.size for p in params)
+    calls = math.ceil(total / _CHUNK) if layout is not None else len(params)
+    return _num_threads > 1 and total > _CHUNK and total >= calls * (_CHUNK // 4)
+
+
+def _in_pieces(params: list[np.ndarray], layout: _Layout | None) -> bool:
+    """Work items pay off for a tensor larger than an item (its passes would stream from memory),
+    for a flat group (one chain call per item), and where there is work to share among threads."""
+    return layout is not None or max(p.size for p in params) > _CHUNK or _threaded(params, layout)
+
+
 def _streamable(tx: GradientTransformation, state: dict[str, list[Any]],
                 params: list[np.ndarray]) -> bool:  # fmt: skip
     """Can the update be cut into pieces? The chain is elementwise and every array is contiguous,
@@ -558,11 +571,7 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
         return scalars
 
     next_item = itertools.count().__next__  # atomic under the GIL
-    # Threads pay off when each NumPy call is long enough to hide the hand-over of the GIL: many
-    # small tensors (short passes, much Python between them) run faster on one thread.
-    n_calls = len(items) if layout is not None else sum(len(item) for item in items)
-    large = sum(p.size for p in params) >= n_calls * (chunk // 4)
-    helpers = min(_num_threads, len(items)) - 1 if large else 0
+    helpers = min(_num_threads, len(items)) - 1 if _threaded(params, layout) else 0
     futures = [_executor().submit(run) for _ in range(helpers)]
     results = [run()] + [f.result() for f in futures]
     for scalars in results:
