@@ -34,6 +34,23 @@ def test_conv2d_matches_torch_every_option(k, s, p, d, g, b, torch, rng):
     torch_parity(nn.Conv2d(4, 6, k, **kw), torch.nn.Conv2d(4, 6, k, **kw), torch, x)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize(
+    ("cin", "cout", "k", "p", "d"),
+    [
+        (1, 10, 3, 1, 1),  # C*kh*kw < out_channels: the strided im2col route, bias in the GEMM
+        (2, 4, 3, 1, 1),  # wide route, rows share their padding: pitch W + 1, not W + 2
+        (3, 4, (3, 2), "same", 1),  # wide route, left/right padding 0/1
+        (3, 4, (2, 4), "same", (1, 2)),  # wide route, dilated even kernel, padding 0/1 and 3/3
+        (2, 4, 3, (0, 3), 1),  # wide route, pitch set by the output width (W + 4), not padding
+    ],
+)
+def test_conv2d_stride1_routes_match_torch(cin, cout, k, p, d, torch, rng):
+    kw = dict(padding=p, dilation=d)
+    x = rng.standard_normal((2, cin, 5, 8))
+    torch_parity(nn.Conv2d(cin, cout, k, **kw), torch.nn.Conv2d(cin, cout, k, **kw), torch, x)
+
+
 @pytest.mark.parametrize(("s", "p"), [(1, 1), (2, 0), (1, "same")])
 def test_conv2d_matches_torch_float32(s, p, torch, rng):
     x = rng.standard_normal((3, 5, 9, 8)).astype(np.float32)
