@@ -1,13 +1,16 @@
-"""One optimizer step: descentlab.optim vs torch.optim (default foreach) on the same machine, same run.
+"""One optimizer step: descentlab.optim vs torch.optim (default settings) on the same machine, same run.
 
-Adam, SGD with momentum 0.9 and RMSprop over 1M and 10M float32 parameters split into 4 and 40
-tensors. Each configuration is timed as the median of `--reps` steps after a warm-up, alternating
-the two libraries in blocks so that machine noise hits both alike. Gradients are fixed random arrays.
+torch's defaults on CPU tensors are the per-tensor loop (foreach=False, fused=False), each op
+running on torch's intra-op threads. Adam, SGD with momentum 0.9 and RMSprop over 1M and 10M
+float32 parameters split into 4 and 40 tensors. Each configuration is timed as the median (or, with
+`--stat min`, the minimum) of `--reps` steps after a warm-up, alternating the two libraries in
+blocks so that machine noise hits both alike. Gradients are fixed random arrays.
 
 The floor is memory bandwidth: a step must at least read the parameters, gradients and optimizer
 state and write back the parameters and state (Adam: read p, g, m, v and write p, m, v = 7 x 4 bytes
 per parameter; SGD momentum and RMSprop: 5 x 4 bytes). floor = bytes / copy bandwidth, where the copy
-bandwidth is measured here with a 40 MB `np.copyto` (bytes read + written per second).
+bandwidth is measured here with a 40 MB `np.copyto` on one thread or split over all cores, whichever
+is faster (bytes read + written per second).
 
 Run:
     .venv/bin/python benchmarks/bench_optim.py [--reps 20] [--sizes 1000000 10000000] [--tensors 4 40]
@@ -19,6 +22,7 @@ Prints a markdown table; ratio = torch time / descentlab time (> 1 means descent
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -33,15 +37,25 @@ TRAFFIC = {"adam": 7 * 4, "sgd_momentum": 5 * 4, "rmsprop": 5 * 4}
 
 
 def copy_bandwidth(n: int = 10_000_000, reps: int = 20) -> float:
-    """Bytes per second of a large float32 copy (read + write counted)."""
+    """Bytes per second of a large float32 copy (read + write counted), on one thread or split
+    across all cores (whichever is faster: torch steps use every core)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     a = np.ones(n, np.float32)
     b = np.empty_like(a)
     np.copyto(b, a)
+    workers = os.cpu_count() or 1
+    cuts = np.linspace(0, n, workers + 1).astype(int)
+    halves = [(b[i:j], a[i:j]) for i, j in zip(cuts[:-1], cuts[1:])]
     times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        np.copyto(b, a)
-        times.append(time.perf_counter() - t)
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in range(reps):
+            t = time.perf_counter()
+            np.copyto(b, a)
+            times.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            list(pool.map(lambda pair: np.copyto(*pair), halves))
+            times.append(time.perf_counter() - t)
     return 2 * a.nbytes / min(times)
 
 
