@@ -43,6 +43,7 @@ import numpy as np
 from descentlab.optim import schedules
 from descentlab.optim import transforms as T
 from descentlab.optim.optimizer import Optimizer as _TorchStyleOptimizer
+from descentlab.optim.optimizer import _try_in_pieces
 from descentlab.optim.registry import OptimizerSpec, register
 from descentlab.optim.transforms import GradientTransformation
 from descentlab.tensor import Tensor, enable_grad
@@ -111,6 +112,8 @@ class Optimizer(_TorchStyleOptimizer):
     """
 
     _default_lr: ClassVar[float] = 0.001
+    # Every chain takes its rate from hyper["lr"] (`_lr()`): a new rate needs no rebuilt chain.
+    _live_hyperparameters = ("lr",)
     _structure_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
@@ -429,7 +432,7 @@ class Optimizer(_TorchStyleOptimizer):
             for p in params:
                 if not any(p is q for q in excluded):
                     p.data *= factor
-        tx = self._transform(group)
+        tx = self._chain(next(k for k, g in enumerate(self.param_groups) if g is group), group)
         structure = (type(self), *(bool(group.get(k)) for k in self._structure_keys))
         keys = self._tx_keys(tx, structure, params[0])
         for i, p in zip(index, params):
@@ -444,9 +447,10 @@ class Optimizer(_TorchStyleOptimizer):
         hyper["lr"] = lr_t
         hyper["step"] = self.iterations + 1  # one shared, 1-based step count (Keras)
         datas = [p.data for p in params]
-        updates, state = tx.update(grads, state, datas, hyper)
-        for d, u in zip(datas, updates):
-            d += u
+        if not _try_in_pieces(tx, grads, state, datas, hyper):
+            updates, state = tx.update(grads, state, datas, hyper)
+            for d, u in zip(datas, updates):
+                d += u
         for key, values in state.items():
             for i, v in zip(index, values):
                 self.state[i][key] = v

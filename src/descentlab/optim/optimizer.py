@@ -209,9 +209,8 @@ class Optimizer:
         keys = self.state[index[0]].keys()
         state = {k: [self.state[i][k] for i in index] for k in keys}
         datas = [p.data for p in params]
-        if _in_pieces(datas, layout) and _streamable(tx, state, datas):
-            _apply_in_pieces(tx, [p.grad for p in params], state, datas, group, layout)
-        else:  # a small group: the chain on whole arrays, gradients copied into scratch arrays
+        if not _try_in_pieces(tx, [p.grad for p in params], state, datas, group, layout):
+            # small tensors: the chain on whole arrays, gradients copied into scratch arrays
             updates = [self._grad_copy(i, p) for i, p in zip(index, params)]
             updates, state = tx.update(updates, state, datas, group)
             for d, u in zip(datas, updates):
@@ -430,6 +429,17 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
         return bool(a == b)
     except (TypeError, ValueError):  # an array-valued entry: treat it as changed
         return False
+
+
+def _try_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
+                   state: dict[str, list[Any]], params: list[np.ndarray],
+                   hyper: Mapping[str, Any], layout: _Layout | None = None) -> bool:  # fmt: skip
+    """params += tx.update(grads) by work items (`_apply_in_pieces`) where that pays off and
+    cannot change the result; False (nothing done) otherwise. `grads` are only read."""
+    if _in_pieces(params, layout) and _streamable(tx, state, params):
+        _apply_in_pieces(tx, grads, state, params, hyper, layout)
+        return True
+    return False
 
 
 def _threaded(params: list[np.ndarray], layout: _Layout | None) -> bool:
