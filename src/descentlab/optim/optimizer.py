@@ -4,8 +4,8 @@ A concrete optimizer only says which chain of gradient transformations a paramet
 (`_transform(group)`); this class feeds it each parameter's gradient and applies the result in place.
 The chain is built once per group and reads the learning rate from the group at every update; a
 change to any other hyperparameter rebuilds it, so a scheduler that writes `group['lr']` (or any
-other hyperparameter) before `step()` takes effect at once. A step runs the whole chain on one
-cache-sized piece of the parameters at a time (`_apply_in_pieces`), on a few threads.
+other hyperparameter) before `step()` takes effect at once. A large step runs the whole chain on
+one cache-sized work item of the parameters at a time, on a few threads (`_apply_in_pieces`).
 
 State is kept in parameter order (`self.state[i]` belongs to the i-th parameter counting through the
 groups), never keyed by `id()`, so `state_dict()` is plain data: lists, dicts, numbers and arrays.
@@ -193,7 +193,11 @@ class Optimizer:
         if cached is not None and _same(cached[0], settings):
             return cached[1]
         tx = self._transform(group)
-        self._chains[gi] = (copy.deepcopy(settings), tx)
+        try:
+            snapshot = copy.deepcopy(settings)  # a list mutated in place must not go unnoticed
+        except Exception:  # an entry that cannot be copied: compare it by value as it is
+            snapshot = dict(settings)
+        self._chains[gi] = (snapshot, tx)
         return tx
 
     def _step_group(self, tx: GradientTransformation, group: Mapping[str, Any], index: list[int],
@@ -236,9 +240,9 @@ class Optimizer:
         """Keep each group's parameters (and their optimizer state) in one contiguous buffer.
 
         Every `p.data` becomes a view into its group's buffer, and each array of optimizer state
-        (exp_avg, ...) a view into one buffer per name. The steps and the trajectory are the same as
-        without it (a step is cut into cache-sized pieces either way); the gain is the layout.
-        Returns self, so `opt = Adam(params).flatten()` works.
+        (exp_avg, ...) a view into one buffer per name, so a step calls the chain once per
+        cache-sized work item whatever the number of tensors. The trajectory is the same as
+        without it. Returns self, so `opt = Adam(params).flatten()` works.
         """
         self._flat = True
         return self
@@ -458,9 +462,10 @@ def _in_pieces(params: list[np.ndarray], layout: _Layout | None) -> bool:
 
 def _streamable(tx: GradientTransformation, state: dict[str, list[Any]],
                 params: list[np.ndarray]) -> bool:  # fmt: skip
-    """Can the update be cut into pieces? The chain is elementwise and every array is contiguous,
-    with state arrays the size of their parameter (None marks state a first step still creates)."""
-    if not tx.elementwise or not all(p.flags.c_contiguous for p in params):
+    """Can the update be cut into pieces? The chain is elementwise and every array is contiguous and
+    not empty, with state arrays the size of their parameter (None marks state that a first step
+    still creates)."""
+    if not tx.elementwise or not all(p.flags.c_contiguous and p.size for p in params):
         return False
     for values in state.values():
         for x, p in zip(values, params):
@@ -476,8 +481,9 @@ def _plan(sizes: tuple[int, ...], dtypes: tuple[np.dtype, ...], chunk: int
           ) -> tuple[tuple[tuple[int, int, int], ...], ...]:  # fmt: skip
     """Work items of at most `chunk` elements, each a run of pieces (tensor, start, stop).
 
-    Large tensors are cut, small ones share an item, so the Python cost of a step grows with the
-    number of elements / chunk, not with the number of tensors. An item holds one dtype.
+    Large tensors are cut and small ones share an item (in a flat group, an item's pieces are one
+    slice of the buffers, so one chain call per item whatever the number of tensors). An item
+    holds one dtype.
     """
     items: list[tuple[tuple[int, int, int], ...]] = []
     item: list[tuple[int, int, int]] = []
