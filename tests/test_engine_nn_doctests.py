@@ -1,7 +1,4 @@
-"""The docstring examples of the engine, the ops and the nn layers run and show what they say.
-
-(ops.conv and ops.pool are left to their own tests while they are being tuned for speed; their
-examples pass today.)"""
+"""The docstring examples of the engine, the ops and the nn layers run and show what they say."""
 
 from __future__ import annotations
 
@@ -16,7 +13,8 @@ import descentlab
 
 MODULES = [
     "descentlab", "descentlab.tensor", "descentlab.gradcheck", "descentlab.random",
-    "descentlab.ops.activation", "descentlab.ops.dropout", "descentlab.ops.math",
+    "descentlab.ops.activation", "descentlab.ops.conv", "descentlab.ops.dropout",
+    "descentlab.ops.loss", "descentlab.ops.math", "descentlab.ops.pool",
     "descentlab.ops.normalization", "descentlab.ops.reduce", "descentlab.ops.shape",
     "descentlab.nn.activation", "descentlab.nn.activations", "descentlab.nn.conv",
     "descentlab.nn.dropout", "descentlab.nn.embedding", "descentlab.nn.flatten",

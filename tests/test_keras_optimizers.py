@@ -211,6 +211,16 @@ def test_legacy_arguments_errors():
         K.SGD(nesterov=True)
     with pytest.raises(ValueError, match="beta_1"):
         K.Adam(beta_1=1.0).build([one_param()])
+    with pytest.raises(ValueError, match=r"beta_1: 1.5; beta_1 must be in \[0, 1\)"):
+        K.Adam(beta_1=1.5)  # at construction, as Keras, not at build()
+    with pytest.raises(ValueError, match="beta_2"):
+        K.Adamax(beta_2=-0.1)
+    with pytest.raises(ValueError, match="rho"):
+        K.RMSprop(rho=1.0)
+    with pytest.raises(ValueError, match="rho"):
+        K.Adadelta(rho=-0.5)
+    with pytest.raises(ValueError, match="epsilon"):
+        K.Nadam(epsilon=-1e-7)
     with pytest.raises(ValueError, match="gradient_accumulation_steps"):
         K.Adam(gradient_accumulation_steps=1)
     with pytest.raises(ValueError, match="learning_rate_power"):

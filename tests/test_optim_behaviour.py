@@ -353,6 +353,8 @@ def test_invalid_group_and_params():
         optim.SGD(p, lr=0.1)
     with pytest.raises(ValueError, match="closure"):
         optim.LBFGS([p]).step()
+    with pytest.raises(TypeError, match="ScheduleLR"):  # a schedule where a number belongs
+        optim.Adam([p], lr=optim.schedules.CosineDecay(0.1, 100))
 
 
 def test_add_param_group_and_zero_grad():

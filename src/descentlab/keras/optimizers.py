@@ -197,6 +197,7 @@ class Optimizer(_TorchStyleOptimizer):
         self._iterations = 0
         # Until build(), the optimizer has its defaults but no parameter groups (Keras builds lazily).
         self.defaults = {"lr": base_lr, **hyper, "weight_decay": wd}
+        self._check_group(self.defaults)  # bad betas/rho/epsilon fail here, not at build()
         self.param_groups, self.state, self._scratch = [], [], []
         self._flat, self._flat_cache = False, {}
         self.built = False

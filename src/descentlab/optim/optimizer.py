@@ -56,7 +56,14 @@ def check_hyperparameters(group: Mapping[str, Any]) -> None:
         if key in group:
             value = group[key]
             if not isinstance(value, numbers.Real) or isinstance(value, bool):
-                raise TypeError(f"{key} must be a number, got {type(value).__name__}")
+                hint = ""
+                if key == "lr" and callable(value):  # a Keras habit: Adam(learning_rate=schedule)
+                    hint = (
+                        "; to follow a schedule, give a number here and step "
+                        "descentlab.optim.lr_scheduler.ScheduleLR(optimizer, schedule), or use "
+                        "descentlab.keras.optimizers, which take a schedule as learning_rate"
+                    )
+                raise TypeError(f"{key} must be a number, got {type(value).__name__}{hint}")
             if not math.isfinite(value) or value < 0.0:
                 raise _range_error(key, value, ">= 0")
     if "rho" in group and not 0.0 <= group["rho"] <= 1.0:
