@@ -209,6 +209,25 @@ def test_train_test_split_stratified_proportions_on_uneven_classes():
     assert np.all(np.abs(np.bincount(y_te) - expected) <= 1)
 
 
+def test_train_test_split_sizes_follow_scikit_learn():
+    sk = pytest.importorskip("sklearn.model_selection")
+    x, y = np.arange(30), np.array([0, 1, 2] * 10)
+    for kw in ({}, {"train_size": 0.7}, {"test_size": 0.3, "train_size": 0.5}, {"train_size": 11},
+               {"test_size": 4, "train_size": 20}):  # fmt: skip
+        ours = train_test_split(x, y, random_state=0, **kw)
+        theirs = sk.train_test_split(x, y, random_state=0, **kw)
+        assert [len(a) for a in ours] == [len(a) for a in theirs], kw
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=6, train_size=12, stratify=y, seed=0)
+    assert np.bincount(y_te).tolist() == [2, 2, 2] and np.bincount(y_tr).tolist() == [4, 4, 4]
+    assert not set(x_tr) & set(x_te)
+    with pytest.raises(ValueError, match="only 30"):
+        train_test_split(x, test_size=0.5, train_size=0.6)
+    with pytest.raises(ValueError, match="not both"):
+        train_test_split(x, seed=0, random_state=0)
+    with pytest.raises(ValueError, match="train_size"):
+        train_test_split(x, train_size=0.0)
+
+
 def test_train_test_split_errors():
     with pytest.raises(ValueError, match="different numbers of samples"):
         train_test_split(np.zeros(5), np.zeros(6))

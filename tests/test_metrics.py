@@ -311,3 +311,36 @@ def test_get_by_name_object_class_and_function():
         M.get("foo")
     with pytest.raises(TypeError, match="metric must be"):
         M.get(3)
+
+
+def test_keras_method_names_take_keras_argument_order(multiclass):
+    logits, y, w = multiclass
+    ours = M.SparseCategoricalAccuracy()
+    ours.update(logits, y, sample_weight=w)
+    keras_style = M.SparseCategoricalAccuracy()
+    keras_style.reset_state()
+    keras_style.update_state(y, logits, sample_weight=w)  # Keras: y_true first
+    assert keras_style.result() == ours.result()
+    mean = M.Mean()
+    mean.update_state(np.array([1.0, 3.0]), sample_weight=np.array([1.0, 3.0]))
+    assert mean.result() == 2.5
+
+
+def test_fit_accepts_keras_metric_objects(keras):
+    """A keras.metrics object in fit(metrics=...) is fed (y_true, y_pred) and logged by its name."""
+    d = dl.data.load_digits()
+    x, y = (d.x[:400] / 16.0).astype(np.float32), d.y[:400]
+    dl.manual_seed(0)
+    model = dl.nn.Sequential(dl.nn.Linear(64, 32), dl.nn.ReLU(), dl.nn.Linear(32, 10))
+    hist = dl.fit(model, x, y, loss="cross_entropy", optimizer="adam", epochs=2, verbose=0,
+                  metrics=["accuracy", keras.metrics.SparseCategoricalAccuracy(name="k_acc"),
+                           keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="k_top3")],
+                  validation_split=0.25, seed=0)  # fmt: skip
+    for key in ("k_acc", "val_k_acc"):
+        base = key.replace("k_acc", "accuracy")
+        np.testing.assert_allclose(hist.history[key], hist.history[base], rtol=1e-6)
+    assert all(a <= b for a, b in zip(hist.history["k_acc"], hist.history["k_top3"]))
+    scores = dl.evaluate(model, x[:100], y[:100], metrics=[keras.metrics.SparseCategoricalAccuracy()],
+                         verbose=0)  # fmt: skip
+    expected = float((dl.predict(model, x[:100]).argmax(1) == y[:100]).mean())
+    assert scores["sparse_categorical_accuracy"] == pytest.approx(expected)

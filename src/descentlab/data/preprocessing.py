@@ -21,28 +21,42 @@ from descentlab.data.dataset import as_array, as_generator
 __all__ = ["train_test_split", "one_hot", "StandardScaler", "MinMaxScaler"]
 
 
-def _n_test(test_size: float | int, n: int) -> int:
-    if isinstance(test_size, bool):
-        raise TypeError(f"train_test_split: test_size must be a float or an int, got {test_size!r}")
-    if isinstance(test_size, (int, np.integer)):
-        if not 0 < test_size < n:
+def _n_part(size: float | int, n: int, name: str) -> int:
+    """Samples in one part: a fraction of n (test rounded up, train down, as scikit-learn) or a count."""
+    if isinstance(size, bool) or not isinstance(size, (int, float, np.integer, np.floating)):
+        raise TypeError(f"train_test_split: {name} must be a float or an int, got {size!r}")
+    if isinstance(size, (int, np.integer)):
+        if not 0 < size < n:
             raise ValueError(
-                f"train_test_split: test_size={test_size} samples must lie in [1, {n - 1}] "
-                f"for {n} samples"
+                f"train_test_split: {name}={size} samples must lie in [1, {n - 1}] for {n} samples"
             )
-        return int(test_size)
-    frac = float(test_size)
+        return int(size)
+    frac = float(size)
     if not 0.0 < frac < 1.0:
         raise ValueError(
-            f"train_test_split: test_size={test_size} must be a fraction in (0, 1) or a number "
-            "of samples"
+            f"train_test_split: {name}={size} must be a fraction in (0, 1) or a number of samples"
         )
-    k = int(np.ceil(frac * n))  # sklearn rounds the test part up
+    k = int(np.ceil(frac * n)) if name == "test_size" else int(np.floor(frac * n))
     if not 0 < k < n:
-        raise ValueError(
-            f"train_test_split: test_size={test_size} of {n} samples leaves an empty split"
-        )
+        raise ValueError(f"train_test_split: {name}={size} of {n} samples leaves an empty split")
     return k
+
+
+def _split_sizes(
+    test_size: float | int | None, train_size: float | int | None, n: int
+) -> tuple[int, int]:
+    if test_size is None and train_size is None:
+        test_size = 0.25  # scikit-learn's default
+    n_test = None if test_size is None else _n_part(test_size, n, "test_size")
+    n_train = None if train_size is None else _n_part(train_size, n, "train_size")
+    n_test = n - n_train if n_test is None else n_test
+    n_train = n - n_test if n_train is None else n_train
+    if n_train + n_test > n:
+        raise ValueError(
+            f"train_test_split: train_size={train_size} and test_size={test_size} ask for "
+            f"{n_train} + {n_test} samples but there are only {n}"
+        )
+    return n_train, n_test
 
 
 def _stratified_test_indices(
@@ -90,14 +104,19 @@ def _stratified_test_indices(
 
 def train_test_split(
     *arrays: Any,
-    test_size: float | int = 0.2,
+    test_size: float | int | None = None,
+    train_size: float | int | None = None,
     stratify: Any = None,
     seed: int | np.random.Generator | None = None,
     shuffle: bool = True,
+    random_state: int | np.random.Generator | None = None,
 ) -> list[np.ndarray]:
     """Split arrays into random train and test parts: returns [a_train, a_test, b_train, b_test, ...].
 
-    `test_size` is a fraction in (0, 1) (rounded up, like scikit-learn) or a sample count.
+    `test_size` and `train_size` are fractions in (0, 1) (test rounded up, train down) or sample
+    counts; with neither, the test part is 0.25 and with one, the other part is the rest; with
+    both, samples beyond the two parts are left out (all as scikit-learn). `random_state` is
+    scikit-learn's name for `seed`.
     `stratify=labels` keeps every class's proportion in both parts (largest-remainder rounding).
     `seed` is an int, a Generator, or None for the global descentlab generator.
     Output order follows scikit-learn's `train_test_split`.
@@ -117,7 +136,11 @@ def train_test_split(
             "x and y must have the same length"
         )
     n = lengths[0]
-    n_test = _n_test(test_size, n)
+    n_train, n_test = _split_sizes(test_size, train_size, n)
+    if random_state is not None:
+        if seed is not None:
+            raise ValueError("train_test_split: pass seed or its alias random_state, not both")
+        seed = random_state
     rng = as_generator(seed)
     if stratify is not None:
         labels = as_array(stratify, "stratify")
@@ -133,10 +156,14 @@ def train_test_split(
         test_idx = _stratified_test_indices(labels, n_test, rng)
         mask = np.ones(n, dtype=bool)
         mask[test_idx] = False
-        train_idx = rng.permutation(np.flatnonzero(mask))
+        rest = np.flatnonzero(mask)
+        if n_train < len(rest):  # both sizes given: the train part is a stratified draw too
+            train_idx = rest[_stratified_test_indices(labels[rest], n_train, rng)]
+        else:
+            train_idx = rng.permutation(rest)
     else:
         order = rng.permutation(n) if shuffle else np.arange(n)
-        test_idx, train_idx = order[n - n_test :], order[: n - n_test]
+        test_idx, train_idx = order[n - n_test :], order[:n_train]
     out: list[np.ndarray] = []
     for a in data:
         out.extend([a[train_idx], a[test_idx]])

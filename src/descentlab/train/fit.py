@@ -876,6 +876,9 @@ def _resolve_metrics(metrics: Iterable[Any]) -> list[tuple[str, Any]]:
             out.append((m, metrics_mod.get(m)))
         elif all(hasattr(m, a) for a in ("reset", "update", "result")):
             out.append((str(getattr(m, "name", type(m).__name__)), copy.deepcopy(m)))
+        elif all(hasattr(m, a) for a in ("reset_state", "update_state", "result")):
+            metric = metrics_mod.KerasMetric(m)  # a keras.metrics object: Keras names and order
+            out.append((metric.name, metric))
         elif isinstance(m, type) and issubclass(m, metrics_mod.Metric):
             metric = m()
             out.append((metric.name, metric))
@@ -884,8 +887,8 @@ def _resolve_metrics(metrics: Iterable[Any]) -> list[tuple[str, Any]]:
             out.append((metric.name, metric))
         else:
             raise TypeError(
-                f"metrics: {m!r} is not a metric name (e.g. 'accuracy'), a metric object or a "
-                "function fn(y_pred, y_true)"
+                f"metrics: {m!r} is not a metric name (e.g. 'accuracy'), a metric object "
+                "(descentlab or Keras) or a function fn(y_pred, y_true)"
             )
     names = [n for n, _ in out]
     dupes = {n for n in names if names.count(n) > 1}

@@ -28,6 +28,7 @@ __all__ = [
     "Metric",
     "Mean",
     "MeanMetricWrapper",
+    "KerasMetric",
     "Accuracy",
     "BinaryAccuracy",
     "CategoricalAccuracy",
@@ -155,8 +156,43 @@ class Metric:
         self.update(y_pred, y_true, sample_weight)
         return self.result()
 
+    # Keras' method names, in Keras' argument order (y_true first), for code written for Keras.
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Keras spelling of `update`: note the Keras order, targets first."""
+        self.update(y_pred, y_true, sample_weight)
+
+    def reset_state(self) -> None:
+        """Keras spelling of `reset`."""
+        self.reset()
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+class KerasMetric(Metric):
+    """Adapter: a Keras-style metric object (`update_state(y_true, y_pred, sample_weight)`,
+    `reset_state()`, `result()`), such as a `keras.metrics` instance, used as a descentlab Metric.
+
+    `fit(..., metrics=[keras.metrics.SparseCategoricalAccuracy()])` wraps it in this adapter; the
+    result is converted to a Python float (or an array for a vector result).
+    """
+
+    def __init__(self, metric: Any, name: str | None = None) -> None:
+        self.metric = metric
+        super().__init__(name or str(getattr(metric, "name", type(metric).__name__)))
+
+    def reset(self) -> None:
+        self.metric.reset_state()
+
+    def update(self, y_pred: Any, y_true: Any, sample_weight: Any = None) -> None:
+        self.metric.update_state(y_true, y_pred, sample_weight=sample_weight)
+
+    def result(self) -> Any:
+        value = self.metric.result()
+        if hasattr(value, "detach"):  # a torch tensor (Keras on the torch backend)
+            value = value.detach().cpu().numpy()
+        arr = np.asarray(value, dtype=np.float64)
+        return float(arr) if arr.ndim == 0 else arr
 
 
 class Mean(Metric):
@@ -185,6 +221,10 @@ class Mean(Metric):
 
     def result(self) -> float:
         return self.total / self.count if self.count > 0 else float("nan")
+
+    def update_state(self, values: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
+        """Keras spelling: `Mean().update_state(values, sample_weight)`."""
+        self.update(values, None, sample_weight)
 
 
 class MeanMetricWrapper(Metric):
