@@ -145,7 +145,7 @@ def test_channel_mismatch_names_the_layer_and_both_shapes():
         match=r"Conv2d\(3, 16\) expected 3 input channels, got input of shape \(8, 1, 28, 28\)",
     ):
         nn.Conv2d(3, 16, 3)(dl.randn(8, 1, 28, 28))
-    with pytest.raises(ValueError, match=r"Conv1d\(2, 4\) expected a 3-D input"):
+    with pytest.raises(ValueError, match=r"Conv1d\(2, 4\) expected a 2-D \(C, L\) or 3-D"):
         nn.Conv1d(2, 4, 3)(dl.randn(8, 2, 5, 5))
 
 

@@ -39,6 +39,8 @@ from descentlab.nn.pooling import (
     AvgPool2d,
     MaxPool1d,
     MaxPool2d,
+    MaxUnpool1d,
+    MaxUnpool2d,
 )  # fmt: skip
 from descentlab.nn.summary import summary
 
@@ -51,6 +53,7 @@ __all__ = [
     "AlphaDropout", "Embedding", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "RMSNorm",
     "Softmin", "LeakyReLU", "PReLU", "ReLU6", "ELU", "SELU", "CELU", "GELU", "SiLU", "Swish",
     "Mish", "Softplus", "Softsign", "Hardsigmoid", "Hardtanh", "Hardswish", "LogSigmoid",
+    "MaxUnpool1d", "MaxUnpool2d",
 ]  # fmt: skip
 
 

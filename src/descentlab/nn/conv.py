@@ -4,7 +4,8 @@ arguments and default initialisation).
 Weights are (out_channels, in_channels / groups, *kernel) for convolutions and (in_channels,
 out_channels / groups, *kernel) for transposed ones; both are initialised like PyTorch:
 kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias from the same
-bound. `in_channels=None` makes the layer lazy: the weight is created on the first call.
+bound. `in_channels=None` makes the layer lazy: the weight is created on the first call. Like
+PyTorch, the layers take batched (N, C, *spatial) or unbatched (C, *spatial) input.
 
 Example:
     >>> conv = Conv2d(1, 32, 3, padding=1)
@@ -114,12 +115,13 @@ class _ConvNd(Module):
 
     def _check(self, x: Tensor) -> None:
         name = f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
-        dims = "(N, C, L)" if self.nd == 1 else "(N, C, H, W)"
-        if x.ndim != self.nd + 2:
+        dims = "L" if self.nd == 1 else "H, W"
+        if x.ndim not in (self.nd + 1, self.nd + 2):
             raise ValueError(
-                f"{name} expected a {self.nd + 2}-D input {dims}, got input of shape {tuple(x.shape)}"
+                f"{name} expected a {self.nd + 1}-D (C, {dims}) or {self.nd + 2}-D (N, C, {dims}) "
+                f"input, got input of shape {tuple(x.shape)}"
             )
-        if x.shape[1] != self.in_channels:
+        if x.shape[-self.nd - 1] != self.in_channels:
             raise ValueError(
                 f"{name} expected {self.in_channels} input channels, got input of shape "
                 f"{tuple(x.shape)}"
@@ -127,9 +129,9 @@ class _ConvNd(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.weight is None:
-            if x.ndim != self.nd + 2:
+            if x.ndim not in (self.nd + 1, self.nd + 2):
                 self._check(x)
-            self._build(x.shape[1])
+            self._build(x.shape[-self.nd - 1])
         self._check(x)
         try:
             return self._conv(x)
@@ -162,7 +164,7 @@ class _ConvNd(Module):
 
 
 class Conv2d(_ConvNd):
-    """2-D convolution over (N, C, H, W) (PyTorch's `nn.Conv2d`): stride, padding (int, pair,
+    """2-D convolution over (N, C, H, W) or (C, H, W) (PyTorch's `nn.Conv2d`): stride, padding (int, pair,
     'same', 'valid'), dilation, groups, bias. See `descentlab.ops.conv.conv2d` for the formula."""
 
     nd = 2
@@ -181,7 +183,7 @@ class Conv2d(_ConvNd):
 
 
 class Conv1d(_ConvNd):
-    """1-D convolution over (N, C, L) (PyTorch's `nn.Conv1d`); runs as a height-1 Conv2d."""
+    """1-D convolution over (N, C, L) or (C, L) (PyTorch's `nn.Conv1d`); runs as a height-1 Conv2d."""
 
     nd = 1
 

@@ -17,12 +17,14 @@ from descentlab.ops.pool import (  # noqa: F401
     avg_pool2d,
     max_pool1d,
     max_pool2d,
+    max_unpool1d,
+    max_unpool2d,
 )
 
 _layers = [
     "embedding", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "alpha_dropout",
     "dropout", "dropout1d", "dropout2d", "batch_norm", "group_norm", "layer_norm", "rms_norm",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "max_pool1d",
-    "max_pool2d",
+    "max_pool2d", "max_unpool1d", "max_unpool2d",
 ]  # fmt: skip
 __all__ = [*_ops_all, *[n for n in _loss_all if n not in _ops_all], *_layers]

@@ -405,9 +405,10 @@ def _same_padding(kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tu
 
 def _check_conv_input(name: str, x: Any, weight: Any, groups: int, nd: int) -> None:
     if x.ndim != nd + 2:
+        dims = "L" if nd == 1 else "H, W"
         raise ValueError(
-            f"{name}: expected a {nd + 2}-D input (batch, channels, "
-            f"{'length' if nd == 1 else 'height, width'}), got shape {tuple(x.shape)}"
+            f"{name}: expected a {nd + 1}-D (C, {dims}) or {nd + 2}-D (N, C, {dims}) input, got "
+            f"input of shape {tuple(x.shape)}"
         )
     if weight.ndim != nd + 2:
         raise ValueError(f"{name}: expected a {nd + 2}-D weight, got shape {tuple(weight.shape)}")
@@ -420,7 +421,7 @@ def _check_conv_input(name: str, x: Any, weight: Any, groups: int, nd: int) -> N
 
 def conv2d(x: Any, weight: Any, bias: Any = None, stride: IntOrPair = 1,
            padding: IntOrPair | str = 0, dilation: IntOrPair = 1, groups: int = 1) -> Tensor:  # fmt: skip
-    """2-D cross-correlation over NCHW input (PyTorch's `F.conv2d`).
+    """2-D cross-correlation over (N, C, H, W) or unbatched (C, H, W) input (PyTorch's `F.conv2d`).
 
     out[n, o] = bias[o] + sum_c weight[o, c] (*) x[n, g(o)*C/G + c], `(*)` a strided, dilated
     cross-correlation. `padding` is an int, (ph, pw), 'valid' (0) or 'same' (output size = input
@@ -430,6 +431,10 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: IntOrPair = 1,
         >>> conv2d(descentlab.randn(2, 3, 8, 8), descentlab.randn(4, 3, 3, 3), padding="same").shape
         (2, 4, 8, 8)
     """
+    if x.ndim == 3:  # unbatched (C, *spatial), as PyTorch: add the batch dimension, then drop it
+        from descentlab.ops.shape import squeeze, unsqueeze
+
+        return squeeze(conv2d(unsqueeze(x, 0), weight, bias, stride, padding, dilation, groups), 0)
     weight_shape = tuple(weight.shape)
     _check_conv_input("conv2d", x, weight, groups, 2)
     stride2 = ntuple(stride, 2, "conv2d stride")
@@ -481,12 +486,17 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: IntOrPair = 1,
 def conv1d(x: Any, weight: Any, bias: Any = None, stride: int | Sequence[int] = 1,
            padding: int | Sequence[int] | str = 0, dilation: int | Sequence[int] = 1,
            groups: int = 1) -> Tensor:  # fmt: skip
-    """1-D cross-correlation over (N, C, L) input (PyTorch's `F.conv1d`): conv2d on a height-1 image.
+    """1-D cross-correlation over (N, C, L) or unbatched (C, L) input (PyTorch's `F.conv1d`): conv2d
+    on a height-1 image.
 
     Example:
         >>> conv1d(descentlab.randn(2, 3, 10), descentlab.randn(4, 3, 5)).shape
         (2, 4, 6)
     """
+    if x.ndim == 2:  # unbatched (C, *spatial), as PyTorch: add the batch dimension, then drop it
+        from descentlab.ops.shape import squeeze, unsqueeze
+
+        return squeeze(conv1d(unsqueeze(x, 0), weight, bias, stride, padding, dilation, groups), 0)
     from descentlab.ops.shape import reshape
 
     _check_conv_input("conv1d", x, weight, groups, 1)
@@ -507,11 +517,21 @@ def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: IntOrPair = 
                      dilation: IntOrPair = 1) -> Tensor:  # fmt: skip
     """Transposed 2-D convolution (PyTorch's `F.conv_transpose2d`), the gradient of conv2d w.r.t.
     its input; weight (C_in, C_out/G, kh, kw). Output size: (H-1)s - 2p + d(k-1) + output_padding + 1.
+    Input (N, C, H, W) or unbatched (C, H, W).
 
     Example:
         >>> conv_transpose2d(descentlab.randn(1, 4, 7, 7), descentlab.randn(4, 2, 3, 3), stride=2).shape
         (1, 2, 15, 15)
     """
+    if x.ndim == 3:  # unbatched (C, *spatial), as PyTorch: add the batch dimension, then drop it
+        from descentlab.ops.shape import squeeze, unsqueeze
+
+        return squeeze(
+            conv_transpose2d(
+                unsqueeze(x, 0), weight, bias, stride, padding, output_padding, groups, dilation
+            ),
+            0,
+        )
     _check_conv_input("conv_transpose2d", x, weight, groups, 2)
     if weight.shape[0] != x.shape[1]:
         raise ValueError(
@@ -540,9 +560,25 @@ def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: IntOrPair = 
 
 def conv_transpose1d(x: Any, weight: Any, bias: Any = None, stride: int = 1, padding: int = 0,
                      output_padding: int = 0, groups: int = 1, dilation: int = 1) -> Tensor:  # fmt: skip
-    """Transposed 1-D convolution over (N, C, L): conv_transpose2d on a height-1 image."""
+    """Transposed 1-D convolution over (N, C, L) or (C, L) (PyTorch's `F.conv_transpose1d`): conv_transpose2d
+    on a height-1 image.
+
+    Example:
+        >>> conv_transpose1d(descentlab.randn(1, 4, 5), descentlab.randn(4, 2, 3), stride=2).shape
+        (1, 2, 11)
+    """
+    if x.ndim == 2:  # unbatched (C, *spatial), as PyTorch: add the batch dimension, then drop it
+        from descentlab.ops.shape import squeeze, unsqueeze
+
+        return squeeze(
+            conv_transpose1d(
+                unsqueeze(x, 0), weight, bias, stride, padding, output_padding, groups, dilation
+            ),
+            0,
+        )
     from descentlab.ops.shape import reshape
 
+    _check_conv_input("conv_transpose1d", x, weight, groups, 1)
     n, c, length = x.shape
     x4 = reshape(x, n, c, 1, length)
     w4 = reshape(weight, weight.shape[0], weight.shape[1], 1, weight.shape[2])

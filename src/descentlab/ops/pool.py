@@ -1,9 +1,11 @@
-"""Pooling: max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d (PyTorch semantics).
+"""Pooling: max_pool1d/2d, max_unpool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d (PyTorch
+semantics, batched (N, C, *spatial) or unbatched (C, *spatial) input).
 
 Windows are gathered once with `sliding_window_view` into an array of shape (kh*kw, N*C*Ho*Wo),
 so the reduction over a window is a reduction over the first axis (a handful of long vector
 operations). Max-pool backward sends each output's gradient to the first maximum of its window
-(PyTorch's tie rule), found for all windows at once by `first_max` (no Python loop over windows);
+(PyTorch's tie rule; a window holding NaN outputs NaN and sends it to its last NaN, as PyTorch),
+found for all windows at once by `first_max` (no Python loop over windows);
 the gradients go back to the image through the same `col2im` as convolution. Windows that tile
 the image (the usual 2x2 stride 2) skip the gather: forward copies the kh*kw strided views of the
 input into one dense buffer, takes their running maximum and keeps one first-maximum mask per
@@ -30,7 +32,7 @@ from descentlab.ops.conv import col2im, ntuple, scratch
 from descentlab.tensor import Function, Tensor
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-           "adaptive_avg_pool2d", "pool_output_size"]  # fmt: skip
+           "adaptive_avg_pool2d", "max_unpool1d", "max_unpool2d", "pool_output_size"]  # fmt: skip
 
 
 def pool_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int,
@@ -96,9 +98,11 @@ class _Windows:
 
 
 class MaxPool2d(Function):
-    """Max over each window; the gradient goes to the first maximum of the window (PyTorch)."""
+    """Max over each window; the gradient goes to the first maximum of the window, or to its last
+    NaN when it holds one (the output is then NaN): PyTorch's rule. When `indices` is a list, the
+    flat index (h * W + w) of each chosen element in its input plane is appended to it (int64)."""
 
-    def forward(self, x, kernel, stride, padding, dilation, ceil_mode):
+    def forward(self, x, kernel, stride, padding, dilation, ceil_mode, indices=None):
         self.win = win = _Windows(x.shape, kernel, stride, padding, dilation, ceil_mode)
         self.tiled = _is_tiling(x.shape, win)
         if self.tiled:
@@ -121,11 +125,26 @@ class MaxPool2d(Function):
                 seen = seen | hit
             if len(views) > 1:
                 self.masks.append(~seen)  # no earlier maximum: the last offset holds it
+            if _has_nan(out):  # NaN wins its window (np.maximum propagates it): its last NaN
+                nan, later = np.isnan(out), np.zeros(out.shape, bool)
+                for t in range(len(views) - 1, -1, -1):
+                    isnan = np.isnan(views[t]) & nan
+                    self.masks[t] = np.where(nan, isnan & ~later, self.masks[t])
+                    later |= isnan
             self.out = out
+            if indices is not None:
+                offset = np.zeros(out.shape, np.int64)
+                for t, mask in enumerate(self.masks[1:], 1):
+                    offset[mask] = t
+                indices.append(_flat_indices(offset, win, x.shape))
             return out
         cols = win.gather(x, -np.inf)
         out = cols.max(axis=0)
-        self.cols, self.out = cols, out
+        self.cols, self.out, self.arg = cols, out, None
+        if indices is not None:
+            self.arg = window_argmax(cols, out)
+            offset = self.arg.reshape(x.shape[:2] + win.out)
+            indices.append(_flat_indices(offset, win, x.shape))
         return out.reshape(x.shape[:2] + win.out)
 
     def backward(self, g):
@@ -143,8 +162,34 @@ class MaxPool2d(Function):
                 np.multiply(g, mask, out=gv)  # windows do not overlap: every element written once
             return gx
         k = self.cols.shape[0]
-        first = np.arange(k)[:, None] == first_max(self.cols, self.out)
+        arg = window_argmax(self.cols, self.out) if self.arg is None else self.arg
+        first = np.arange(k)[:, None] == arg
         return self.win.scatter(first * g.reshape(1, -1))
+
+
+def _has_nan(a: np.ndarray) -> bool:
+    """Whether `a` holds a NaN; a sum first (no temporary array) rules out the usual case."""
+    return a.dtype.kind in "fc" and bool(np.isnan(a.sum())) and bool(np.isnan(a).any())
+
+
+def window_argmax(cols: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """Row of the element each window (column of `cols`, (K, M)) outputs, by PyTorch's rule: the
+    first maximum, or the last NaN of a window that holds one (`best` = cols.max(0) is NaN there)."""
+    arg = np.asarray(first_max(cols, best), dtype=np.int64)
+    if _has_nan(best):
+        nan = np.isnan(best)
+        arg[nan] = cols.shape[0] - 1 - np.argmax(np.isnan(cols[::-1, nan]), axis=0)
+    return arg
+
+
+def _flat_indices(offset: np.ndarray, win: _Windows, shape: tuple[int, ...]) -> np.ndarray:
+    """Window offsets (N, C, Ho, Wo), row-major over the kernel, -> flat indices h * W + w into
+    each (H, W) input plane (PyTorch's `return_indices` convention), int64."""
+    kw, (sh, sw), (ph, pw), (dh, dw) = win.kernel[1], win.stride, win.padding, win.dilation
+    i, j = np.divmod(offset, kw)
+    h = np.arange(win.out[0])[:, None] * sh - ph + i * dh
+    w = np.arange(win.out[1]) * sw - pw + j * dw
+    return (h * shape[3] + w).astype(np.int64)
 
 
 def _is_tiling(shape: tuple[int, ...], win: _Windows) -> bool:
@@ -253,72 +298,222 @@ def _pool_args(name: str, x: Any, kernel_size: Any, stride: Any, padding: Any, d
     return k, s, p, d
 
 
+def batched(name: str, x: Any, nd: int) -> tuple[Any, bool]:
+    """PyTorch's unbatched input: (C, *spatial) becomes (1, C, *spatial), and the caller removes the
+    batch dimension again (the flag says whether to). Any rank but nd + 1 or nd + 2 is an error."""
+    from descentlab.ops.shape import unsqueeze
+
+    if x.ndim == nd + 2:
+        return x, False
+    if x.ndim == nd + 1:
+        return unsqueeze(x, 0), True
+    dims = "L" if nd == 1 else "H, W"
+    raise ValueError(
+        f"{name}: expected a {nd + 1}-D (C, {dims}) or {nd + 2}-D (N, C, {dims}) input, got input "
+        f"of shape {tuple(x.shape)}"
+    )
+
+
+def _unbatch(y: Any, unbatched: bool) -> Any:
+    from descentlab.ops.shape import squeeze
+
+    if not unbatched:
+        return y
+    if isinstance(y, tuple):
+        return tuple(_unbatch(t, True) for t in y)
+    return squeeze(y, 0)
+
+
 def max_pool2d(x: Any, kernel_size: int | Sequence[int], stride: Any = None, padding: Any = 0,
-               dilation: Any = 1, ceil_mode: bool = False) -> Tensor:  # fmt: skip
-    """Max over kh x kw windows of NCHW input (PyTorch's `F.max_pool2d`; stride defaults to the
-    kernel size, padding counts as -inf).
+               dilation: Any = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:  # fmt: skip
+    """Max over kh x kw windows of (N, C, H, W) or unbatched (C, H, W) input (PyTorch's
+    `F.max_pool2d`; stride defaults to the kernel size, padding counts as -inf).
+
+    out[n, c, i, j] = max over the window at (i s_h - p_h, j s_w - p_w) of x[n, c]. A NaN in a
+    window wins it (the output is NaN and the gradient goes to the window's last NaN); otherwise
+    the gradient goes to the first maximum. With `return_indices=True` it returns (out, indices):
+    the flat index h * W + w of each chosen element in its (H, W) input plane, int64, as PyTorch
+    (what `max_unpool2d` takes).
 
     Example:
         >>> max_pool2d(descentlab.randn(1, 1, 4, 4), 2).shape
         (1, 1, 2, 2)
+        >>> max_pool2d(descentlab.tensor([[[1.0, 5.0], [7.0, 2.0]]]), 2, return_indices=True)[1].data
+        array([[[2]]])
     """
+    x, unbatched = batched("max_pool2d", x, 2)
     k, s, p, d = _pool_args("max_pool2d", x, kernel_size, stride, padding, dilation, 2)
-    return MaxPool2d.apply(x, kernel=k, stride=s, padding=p, dilation=d, ceil_mode=ceil_mode)
+    found: list[np.ndarray] | None = [] if return_indices else None
+    out = MaxPool2d.apply(x, kernel=k, stride=s, padding=p, dilation=d, ceil_mode=ceil_mode,
+                          indices=found)  # fmt: skip
+    if found is not None:
+        return _unbatch((out, Tensor(found[0])), unbatched)
+    return _unbatch(out, unbatched)
 
 
 def avg_pool2d(x: Any, kernel_size: int | Sequence[int], stride: Any = None, padding: Any = 0,
                ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: int | None = None) -> Tensor:  # fmt: skip
-    """Mean over kh x kw windows of NCHW input (PyTorch's `F.avg_pool2d`). Zero padding is counted
-    in the divisor when `count_include_pad` (the default), else only real elements are.
+    """Mean over kh x kw windows of (N, C, H, W) or unbatched (C, H, W) input (PyTorch's
+    `F.avg_pool2d`). Zero padding is counted in the divisor when `count_include_pad` (the default),
+    else only real elements are.
 
     Example:
         >>> avg_pool2d(descentlab.ones(1, 1, 4, 4), 2).data.ravel().tolist()
         [1.0, 1.0, 1.0, 1.0]
     """
+    x, unbatched = batched("avg_pool2d", x, 2)
     k, s, p, _ = _pool_args("avg_pool2d", x, kernel_size, stride, padding, 1, 2)
     if divisor_override is not None and divisor_override <= 0:
         raise ValueError(f"avg_pool2d: divisor_override must be positive, got {divisor_override}")
-    return AvgPool2d.apply(x, kernel=k, stride=s, padding=p, ceil_mode=ceil_mode,
-                           count_include_pad=count_include_pad,
-                           divisor_override=divisor_override)  # fmt: skip
+    out = AvgPool2d.apply(x, kernel=k, stride=s, padding=p, ceil_mode=ceil_mode,
+                          count_include_pad=count_include_pad,
+                          divisor_override=divisor_override)  # fmt: skip
+    return _unbatch(out, unbatched)
 
 
-def _as_2d(name: str, x: Any) -> Tensor:
+def _as_2d(name: str, x: Any) -> tuple[Tensor, bool]:
+    """(N, C, L) or unbatched (C, L) -> (N, C, 1, L), and whether to drop the batch again."""
     from descentlab.ops.shape import unsqueeze
 
-    if x.ndim != 3:
-        raise ValueError(
-            f"{name}: expected a 3-D input (batch, channels, length), got shape {tuple(x.shape)}"
-        )
-    return unsqueeze(x, 2)
+    x, unbatched = batched(name, x, 1)
+    return unsqueeze(x, 2), unbatched
+
+
+def _from_2d(y: Any, unbatched: bool) -> Any:
+    from descentlab.ops.shape import squeeze
+
+    if isinstance(y, tuple):
+        return tuple(_from_2d(t, unbatched) for t in y)
+    return squeeze(y, 2 if not unbatched else (0, 2))
 
 
 def max_pool1d(x: Any, kernel_size: int, stride: int | None = None, padding: int = 0,
-               dilation: int = 1, ceil_mode: bool = False) -> Tensor:  # fmt: skip
-    """Max over windows of (N, C, L) input (PyTorch's `F.max_pool1d`)."""
-    from descentlab.ops.shape import squeeze
+               dilation: int = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:  # fmt: skip
+    """Max over windows of (N, C, L) or unbatched (C, L) input (PyTorch's `F.max_pool1d`); see
+    `max_pool2d` for the NaN rule. `return_indices=True` also returns each chosen position in L.
 
+    Example:
+        >>> max_pool1d(descentlab.tensor([[3.0, 1.0, 2.0, 4.0]]), 2).data.tolist()
+        [[3.0, 4.0]]
+    """
     (k,) = ntuple(kernel_size, 1, "max_pool1d kernel_size")
     (s,) = ntuple(k if stride is None else stride, 1, "max_pool1d stride")
     (p,), (d,) = (
         ntuple(padding, 1, "max_pool1d padding"),
         ntuple(dilation, 1, "max_pool1d dilation"),
     )
-    y = max_pool2d(_as_2d("max_pool1d", x), (1, k), (1, s), (0, p), (1, d), ceil_mode)
-    return squeeze(y, 2)
+    x2, unbatched = _as_2d("max_pool1d", x)
+    try:
+        y = max_pool2d(x2, (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
+    except ValueError as err:
+        raise ValueError(str(err).replace("max_pool2d", "max_pool1d")) from None
+    return _from_2d(y, unbatched)
 
 
 def avg_pool1d(x: Any, kernel_size: int, stride: int | None = None, padding: int = 0,
                ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:  # fmt: skip
-    """Mean over windows of (N, C, L) input (PyTorch's `F.avg_pool1d`)."""
-    from descentlab.ops.shape import squeeze
+    """Mean over windows of (N, C, L) or unbatched (C, L) input (PyTorch's `F.avg_pool1d`).
 
+    Example:
+        >>> avg_pool1d(descentlab.tensor([[3.0, 1.0, 2.0, 4.0]]), 2).data.tolist()
+        [[2.0, 3.0]]
+    """
     (k,) = ntuple(kernel_size, 1, "avg_pool1d kernel_size")
     (s,) = ntuple(k if stride is None else stride, 1, "avg_pool1d stride")
     (p,) = ntuple(padding, 1, "avg_pool1d padding")
-    y = avg_pool2d(_as_2d("avg_pool1d", x), (1, k), (1, s), (0, p), ceil_mode, count_include_pad)
-    return squeeze(y, 2)
+    x2, unbatched = _as_2d("avg_pool1d", x)
+    try:
+        y = avg_pool2d(x2, (1, k), (1, s), (0, p), ceil_mode, count_include_pad)
+    except ValueError as err:
+        raise ValueError(str(err).replace("avg_pool2d", "avg_pool1d")) from None
+    return _from_2d(y, unbatched)
+
+
+class MaxUnpool2d(Function):
+    """Scatter each value to its flat index in a zero (Ho, Wo) plane; backward gathers back."""
+
+    def forward(self, x, indices, size):
+        n, c = x.shape[:2]
+        self.idx, self.shape = indices.reshape(n * c, -1), x.shape
+        out = np.zeros((n * c, size[0] * size[1]), dtype=x.dtype)
+        np.put_along_axis(out, self.idx, x.reshape(n * c, -1), axis=1)
+        return out.reshape(n, c, *size)
+
+    def backward(self, g):
+        n, c = self.shape[:2]
+        return np.take_along_axis(g.reshape(n * c, -1), self.idx, axis=1).reshape(self.shape)
+
+
+def max_unpool2d(x: Any, indices: Any, kernel_size: int | Sequence[int], stride: Any = None,
+                 padding: Any = 0, output_size: Sequence[int] | None = None) -> Tensor:  # fmt: skip
+    """Partial inverse of `max_pool2d` (PyTorch's `F.max_unpool2d`): each value goes to its flat
+    index (from `max_pool2d(..., return_indices=True)`) in a zero plane, all else stays 0.
+
+    Output size per dimension: (H - 1) s - 2p + k, or the last two entries of `output_size`
+    (which must lie within one stride of that). (N, C, H, W) or unbatched (C, H, W) input.
+
+    Example:
+        >>> y, i = max_pool2d(descentlab.tensor([[[1.0, 5.0], [7.0, 2.0]]]), 2, return_indices=True)
+        >>> max_unpool2d(y, i, 2).data.tolist()
+        [[[0.0, 0.0], [7.0, 0.0]]]
+    """
+    x, unbatched = batched("max_unpool2d", x, 2)
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    if unbatched:
+        idx = idx[None]
+    if idx.shape != tuple(x.shape) or not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(
+            f"max_unpool2d: indices must be integers of the input's shape {tuple(x.shape)}, got "
+            f"shape {idx.shape} ({idx.dtype})"
+        )
+    k = ntuple(kernel_size, 2, "max_unpool2d kernel_size")
+    s = k if stride is None else ntuple(stride, 2, "max_unpool2d stride")
+    p = ntuple(padding, 2, "max_unpool2d padding")
+    default = tuple((x.shape[2 + i] - 1) * s[i] - 2 * p[i] + k[i] for i in range(2))
+    if output_size is None:
+        size = default
+    else:
+        size = tuple(int(v) for v in tuple(output_size)[-2:])
+        if len(size) != 2 or any(
+            not d - si < o < d + si for o, d, si in zip(size, default, s, strict=True)
+        ):
+            raise ValueError(
+                f"max_unpool2d: output_size {tuple(output_size)} must be within one stride {s} of "
+                f"the default size {default}"
+            )
+    if idx.size and (idx.min() < 0 or idx.max() >= size[0] * size[1]):
+        raise ValueError(
+            f"max_unpool2d: indices must be in [0, {size[0] * size[1]}) for an output plane of "
+            f"size {size}, got values from {idx.min()} to {idx.max()}"
+        )
+    return _unbatch(MaxUnpool2d.apply(x, indices=idx, size=size), unbatched)
+
+
+def max_unpool1d(x: Any, indices: Any, kernel_size: int, stride: int | None = None,
+                 padding: int = 0, output_size: Sequence[int] | None = None) -> Tensor:  # fmt: skip
+    """Partial inverse of `max_pool1d` (PyTorch's `F.max_unpool1d`) on (N, C, L) or (C, L) input:
+    output length (L - 1) s - 2p + k unless `output_size` says otherwise.
+
+    Example:
+        >>> y, i = max_pool1d(descentlab.tensor([[3.0, 1.0, 2.0, 4.0]]), 2, return_indices=True)
+        >>> max_unpool1d(y, i, 2).data.tolist()
+        [[3.0, 0.0, 0.0, 4.0]]
+    """
+    (k,) = ntuple(kernel_size, 1, "max_unpool1d kernel_size")
+    (s,) = ntuple(k if stride is None else stride, 1, "max_unpool1d stride")
+    (p,) = ntuple(padding, 1, "max_unpool1d padding")
+    x2, unbatched = _as_2d("max_unpool1d", x)
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    idx = np.expand_dims(idx[None] if unbatched else idx, 2)
+    size = None if output_size is None else (1, tuple(output_size)[-1])
+    try:
+        y = max_unpool2d(x2, idx, (1, k), (1, s), (0, p), size)
+    except ValueError as err:
+        raise ValueError(str(err).replace("max_unpool2d", "max_unpool1d")) from None
+    return _from_2d(y, unbatched)
 
 
 def adaptive_pool_matrix(size: int, out: int, dtype: Any) -> np.ndarray:
@@ -347,7 +542,8 @@ def adaptive_avg_pool2d(x: Any, output_size: int | Sequence[int | None]) -> Tens
 
     if x.ndim not in (3, 4):
         raise ValueError(
-            f"adaptive_avg_pool2d: expected a 3-D or 4-D input, got shape {tuple(x.shape)}"
+            f"adaptive_avg_pool2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got input "
+            f"of shape {tuple(x.shape)}"
         )
     sizes = (
         (output_size, output_size) if isinstance(output_size, (int, np.integer)) else output_size
@@ -371,7 +567,8 @@ def adaptive_avg_pool1d(x: Any, output_size: int) -> Tensor:
 
     if x.ndim not in (2, 3):
         raise ValueError(
-            f"adaptive_avg_pool1d: expected a 2-D or 3-D input, got shape {tuple(x.shape)}"
+            f"adaptive_avg_pool1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got input of "
+            f"shape {tuple(x.shape)}"
         )
     if output_size <= 0:
         raise ValueError(f"adaptive_avg_pool1d: output_size must be positive, got {output_size!r}")
