@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from descentlab.optim.transforms import GradientTransformation
+from descentlab.optim.transforms import GradientTransformation, readonly
 from descentlab.tensor import Tensor, enable_grad
 
 __all__ = ["Optimizer", "check_hyperparameters", "set_num_threads", "get_num_threads"]
@@ -221,8 +221,12 @@ class Optimizer:
         state = {k: [self.state[i][k] for i in index] for k in keys}
         datas = [p.data for p in params]
         if not _try_in_pieces(tx, [p.grad for p in params], state, datas, group, layout):
-            # small tensors: the chain on whole arrays, gradients copied into scratch arrays
-            updates = [self._grad_copy(i, p) for i, p in zip(index, params)]
+            # small tensors: the chain on whole arrays, on the gradients themselves (read-only)
+            # where it allows that, else on copies in scratch arrays
+            updates = [
+                readonly(p.grad) if _as_is(tx, p.grad, p.data) else self._grad_copy(i, p)
+                for i, p in zip(index, params)
+            ]
             updates, state = tx.update(updates, state, datas, group)
             for d, u in zip(datas, updates):
                 d += u
@@ -453,6 +457,12 @@ def _try_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
     return False
 
 
+def _as_is(tx: GradientTransformation, grad: np.ndarray, data: np.ndarray) -> bool:
+    """May the chain read this gradient itself (as a read-only view) instead of a copy? Only if it
+    never writes into a read-only update and no dtype cast is due."""
+    return tx.readonly_updates and grad.dtype == data.dtype
+
+
 def _threaded(params: list[np.ndarray], layout: _Layout | None) -> bool:
     """Threads pay off when each NumPy call is long enough to hide the hand-over of the GIL: many
     small tensors (short passes, much Python between them) run faster on one thread."""
@@ -531,8 +541,10 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
                      hyper: Mapping[str, Any], layout: _Layout | None = None) -> None:  # fmt: skip
     """params[i] += tx.update(grads[i]), computed one cache-sized work item at a time.
 
-    For each item: copy its piece of the gradients into a small scratch buffer, run the whole chain
-    on the pieces (views of the parameters and state arrays), add the result to the parameters.
+    For each item: run the whole chain on its pieces (views of the parameters and state arrays, and
+    read-only views of the gradients, or copies in a small scratch buffer when the chain would
+    write into them, a cast is due, or a flat item joins pieces of several gradients), add the
+    result to the parameters.
     Every array is then read from memory once and written once per step, and the chain's dozen
     NumPy passes run on data in cache. The chain is elementwise, so each coordinate is computed
     exactly as in a single whole-array update (bit-identical). Scalars in the state (step counts)
@@ -546,19 +558,29 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
     items = _plan(tuple(p.size for p in params), tuple(p.dtype for p in params), chunk)
     flat_p = [p.reshape(-1) for p in params]
     flat_g = [g.reshape(-1) for g in grads]
+    as_is = [_as_is(tx, g, p) for g, p in zip(grads, params)]
     flat_s = {k: [x.reshape(-1) if isinstance(x, np.ndarray) else None for x in v]
               for k, v in state.items()}  # fmt: skip
 
     def inputs(item: tuple[tuple[int, int, int], ...]) -> tuple[list, list, dict[str, list]]:
-        """The chain's arguments for one item: the gradients copied into this thread's scratch
-        buffer, and views of the parameters and state (scalars as they are)."""
+        """The chain's arguments for one item: the gradients (read-only views, or copies in this
+        thread's scratch buffer), and views of the parameters and state (scalars as they are)."""
+        if layout is not None and len(item) == 1 and as_is[item[0][0]]:
+            ((t, a, b),) = item  # a piece of one gradient: the chain reads it where it is
+            flat_buf, flat_state, offsets = layout
+            lo, hi = offsets[t] + a, offsets[t] + b
+            pieces = {k: [flat_state[k][lo:hi] if k in flat_state else state[k][0]] for k in state}
+            return [readonly(flat_g[t][a:b])], [flat_buf[lo:hi]], pieces
         buf = _scratch(params[item[0][0]].dtype, chunk)
         updates, views, pieces = [], [], {k: [] for k in state}
         pos = 0
         for t, a, b in item:
-            u = buf[pos : pos + b - a]
-            pos += b - a
-            np.copyto(u, flat_g[t][a:b], casting="same_kind")
+            if layout is None and as_is[t]:
+                u = readonly(flat_g[t][a:b])
+            else:
+                u = buf[pos : pos + b - a]
+                pos += b - a
+                np.copyto(u, flat_g[t][a:b], casting="same_kind")
             updates.append(u)
             if layout is None:
                 views.append(flat_p[t][a:b])

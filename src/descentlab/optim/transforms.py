@@ -12,7 +12,10 @@ parameters, so a learning rate enters as `-lr` (`scale_by_learning_rate`).
 
 For speed the arrays in `updates` and in `state` are modified in place: the caller passes update
 arrays it owns (the `Optimizer` copies each `.grad` into a scratch buffer first) and must not
-reuse them. `hyper` is an optional mapping of live values read at each step: `hyper["lr"]` feeds
+reuse them. A transformation built with `readonly_updates=True` also accepts read-only update
+arrays: it never writes into one but puts its result in a new array (or returns a read-only view
+of its state), and returns writable arrays for writable ones; for a chain of such parts the
+`Optimizer` passes the gradients themselves, saving one copy pass per step. `hyper` is an optional mapping of live values read at each step: `hyper["lr"]` feeds
 `scale_by_learning_rate()` when it was built without a rate, and `hyper["step"]` (1-based), when
 given, replaces the per-parameter step counters (Keras counts steps once per optimizer, PyTorch once
 per parameter).
@@ -76,11 +79,17 @@ class GradientTransformation(NamedTuple):
     `elementwise=True` declares that every output coordinate depends only on the same coordinate
     of the inputs and state (no norms across a tensor), so the caller may feed the arrays in
     chunks (the `Optimizer`'s flat mode does, to keep its working set in cache).
+
+    `readonly_updates=True` declares that `update` never writes into a read-only update array (it
+    writes its result to a new array instead, or returns a read-only view of its state) and
+    returns writable arrays when given writable ones, so the caller may pass read-only views of
+    the gradients instead of copies; the values computed are the same either way.
     """
 
     init: Callable[[Sequence[np.ndarray]], State]
     update: Callable[..., tuple[Arrays, State]]
     elementwise: bool = False
+    readonly_updates: bool = False
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -106,6 +115,18 @@ def _check_convention(convention: str) -> str:
 
 def _zeros(params: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [np.zeros_like(p) for p in params]
+
+
+def _out(u: np.ndarray) -> np.ndarray:
+    """Where an in-place step on update `u` may write: `u` itself, or a new array if it is read-only."""
+    return u if u.flags.writeable else np.empty_like(u)
+
+
+def readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only view of `a` (an update that must not be written into: a gradient, a state array)."""
+    view = a.view()
+    view.flags.writeable = False
+    return view
 
 
 def _steps(state: State, key: str, hyper: Hyper) -> list[int]:
@@ -156,22 +177,25 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
             updates, state = t.update(updates, state, params, hyper)
         return updates, state
 
-    return GradientTransformation(init, update, all(t.elementwise for t in transforms))
+    return GradientTransformation(init, update, all(t.elementwise for t in transforms),
+                                  all(t.readonly_updates for t in transforms))  # fmt: skip
 
 
 def _stateless(
-    fn: Callable[[Arrays, Sequence[np.ndarray], Hyper], Arrays], elementwise: bool = False
+    fn: Callable[[Arrays, Sequence[np.ndarray], Hyper], Arrays],
+    elementwise: bool = False,
+    readonly_updates: bool = False,
 ) -> GradientTransformation:
     def update(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
                hyper: Hyper = None) -> tuple[Arrays, State]:  # fmt: skip
         return fn(updates, params, hyper), state
 
-    return GradientTransformation(lambda params: {}, update, elementwise)
+    return GradientTransformation(lambda params: {}, update, elementwise, readonly_updates)
 
 
 def identity() -> GradientTransformation:
     """Leave the updates unchanged (a neutral element of `chain`)."""
-    return _stateless(lambda u, p, h: u, elementwise=True)
+    return _stateless(lambda u, p, h: u, elementwise=True, readonly_updates=True)
 
 
 # ----------------------------------------------------------------------------- scaling
@@ -180,11 +204,9 @@ def scale(factor: float) -> GradientTransformation:
     factor = float(factor)
 
     def fn(updates: Arrays, params: Sequence[np.ndarray], hyper: Hyper) -> Arrays:
-        for u in updates:
-            u *= factor
-        return updates
+        return [np.multiply(u, factor, out=_out(u)) for u in updates]
 
-    return _stateless(fn, elementwise=True)
+    return _stateless(fn, elementwise=True, readonly_updates=True)
 
 
 def maximize() -> GradientTransformation:
@@ -212,30 +234,41 @@ def scale_by_learning_rate(lr: float | Schedule | None = None) -> GradientTransf
                hyper: Hyper = None) -> tuple[Arrays, State]:  # fmt: skip
         if callable(lr):
             counts = state["lr_step"]
+            out = []
             for i, u in enumerate(updates):
-                u *= -_lr_value(lr, counts[i], hyper)
+                out.append(np.multiply(u, -_lr_value(lr, counts[i], hyper), out=_out(u)))
                 counts[i] += 1
-            return updates, state
+            return out, state
         rate = -_lr_value(lr, 0, hyper)
-        for u in updates:
-            u *= rate
-        return updates, state
+        return [np.multiply(u, rate, out=_out(u)) for u in updates], state
 
-    return GradientTransformation(init, update, elementwise=True)
+    return GradientTransformation(init, update, elementwise=True, readonly_updates=True)
 
 
 # ----------------------------------------------------------------------------- weight decay
+def _plus_decay(updates: Arrays, params: Sequence[np.ndarray], wd: float) -> Arrays:
+    """u + wd * p for each pair (in place when u is writable; u + t == t + u bit for bit)."""
+    if wd == 0.0:
+        return updates
+    out = []
+    for u, p in zip(updates, params):
+        t = p * wd
+        if u.flags.writeable:
+            u += t
+            out.append(u)
+        else:
+            out.append(np.add(u, t, out=t))
+    return out
+
+
 def add_l2(weight_decay: float) -> GradientTransformation:
     """Coupled weight decay (L2 in the gradient): u <- u + wd * p, before any rescaling (PyTorch)."""
     wd = _check("weight_decay", weight_decay)
 
     def fn(updates: Arrays, params: Sequence[np.ndarray], hyper: Hyper) -> Arrays:
-        if wd != 0.0:
-            for u, p in zip(updates, params):
-                u += p * wd
-        return updates
+        return _plus_decay(updates, params, wd)
 
-    return _stateless(fn, elementwise=True)
+    return _stateless(fn, elementwise=True, readonly_updates=True)
 
 
 def add_decayed_weights(weight_decay: float) -> GradientTransformation:
@@ -247,12 +280,9 @@ def add_decayed_weights(weight_decay: float) -> GradientTransformation:
     wd = _check("weight_decay", weight_decay)
 
     def fn(updates: Arrays, params: Sequence[np.ndarray], hyper: Hyper) -> Arrays:
-        if wd != 0.0:
-            for u, p in zip(updates, params):
-                u += p * wd
-        return updates
+        return _plus_decay(updates, params, wd)
 
-    return _stateless(fn, elementwise=True)
+    return _stateless(fn, elementwise=True, readonly_updates=True)
 
 
 # ----------------------------------------------------------------------------- momentum
@@ -288,6 +318,7 @@ def trace(momentum: float = 0.9, dampening: float = 0.0, nesterov: bool = False,
     def update(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
                hyper: Hyper = None) -> tuple[Arrays, State]:  # fmt: skip
         bufs = state["momentum_buffer"]
+        out = []
         for i, u in enumerate(updates):
             b = bufs[i]
             if b is None:
@@ -298,13 +329,20 @@ def trace(momentum: float = 0.9, dampening: float = 0.0, nesterov: bool = False,
                     b += u * (1.0 - damp)
                 else:
                     b += u
-            if nesterov:
-                u += b * mom
+            if u.flags.writeable:  # the caller's own array: the result goes there
+                if nesterov:
+                    u += b * mom
+                else:
+                    np.copyto(u, b)
+                out.append(u)
+            elif nesterov:
+                t = b * mom
+                out.append(np.add(u, t, out=t))  # u + t == t + u bit for bit
             else:
-                np.copyto(u, b)
-        return updates, state
+                out.append(readonly(b))  # the buffer itself, no copy
+        return out, state
 
-    return GradientTransformation(init, update, elementwise=True)
+    return GradientTransformation(init, update, elementwise=True, readonly_updates=True)
 
 
 # ----------------------------------------------------------------------------- adaptive scalings
@@ -328,6 +366,7 @@ def scale_by_adagrad(eps: float = 1e-10, initial_accumulator_value: float = 0.0,
     def update(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
                hyper: Hyper = None) -> tuple[Arrays, State]:  # fmt: skip
         steps = _steps(state, "step", hyper)
+        out = []
         for u, s, t in zip(updates, state["sum"], steps):
             s += u * u
             if eps_in_sqrt:
@@ -336,12 +375,13 @@ def scale_by_adagrad(eps: float = 1e-10, initial_accumulator_value: float = 0.0,
             else:
                 std = np.sqrt(s)
                 std += eps
-            u /= std
+            u = np.divide(u, std, out=u if u.flags.writeable else std)
             if lr_decay != 0.0:
                 u /= 1.0 + (t - 1) * lr_decay
-        return updates, state
+            out.append(u)
+        return out, state
 
-    return GradientTransformation(init, update, elementwise=True)
+    return GradientTransformation(init, update, elementwise=True, readonly_updates=True)
 
 
 def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, centered: bool = False,
@@ -366,6 +406,7 @@ def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, centered: bool = False,
 
     def update(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
                hyper: Hyper = None) -> tuple[Arrays, State]:  # fmt: skip
+        out = []
         for i, u in enumerate(updates):
             v = state["square_avg"][i]
             v *= alpha
@@ -386,10 +427,10 @@ def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, centered: bool = False,
             else:
                 np.sqrt(mean_sq, out=sq)
                 sq += eps
-            u /= sq
-        return updates, state
+            out.append(np.divide(u, sq, out=u if u.flags.writeable else sq))
+        return out, state
 
-    return GradientTransformation(init, update, elementwise=True)
+    return GradientTransformation(init, update, elementwise=True, readonly_updates=True)
 
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, amsgrad: bool = False,
@@ -427,6 +468,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, amsgrad
     def update(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
                hyper: Hyper = None) -> tuple[Arrays, State]:  # fmt: skip
         steps = _steps(state, "step", hyper)
+        out = []
         for i, g in enumerate(updates):
             t = steps[i]
             m, v = state["exp_avg"][i], state["exp_avg_sq"][i]
@@ -451,23 +493,24 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, amsgrad
                 np.divide(v, bc2, out=tmp)
                 np.sqrt(tmp, out=tmp)
                 tmp += eps
-                g *= (1.0 - mu) / (1.0 - prod)
+                g = np.multiply(g, (1.0 - mu) / (1.0 - prod), out=_out(g))
                 g += m * (mu_next / (1.0 - prod * mu_next))
                 g /= tmp
             elif eps_convention == "torch":
                 np.sqrt(v, out=tmp)
                 tmp /= math.sqrt(bc2)
                 tmp += eps
-                np.divide(m, tmp, out=g)
+                g = np.divide(m, tmp, out=g if g.flags.writeable else tmp)
                 g /= bc1
             else:
                 np.sqrt(v, out=tmp)
                 tmp += eps
-                np.divide(m, tmp, out=g)
+                g = np.divide(m, tmp, out=g if g.flags.writeable else tmp)
                 g *= math.sqrt(bc2) / bc1
-        return updates, state
+            out.append(g)
+        return out, state
 
-    return GradientTransformation(init, update, elementwise=True)
+    return GradientTransformation(init, update, elementwise=True, readonly_updates=True)
 
 
 def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
