@@ -157,7 +157,9 @@ def fit(
 
     Args:
         model: an `nn.Module` (put in train mode while fitting, eval mode while validating; its
-            previous mode is restored afterwards).
+            previous mode is restored afterwards). A model with a `regularization_loss()` method
+            (a `descentlab.keras` model with kernel_regularizer penalties) has that added to
+            each batch's training loss, as Keras does.
         x, y: arrays (or Tensors) with samples on axis 0; or `x` a `DataLoader` / `Dataset`
             yielding (x, y) or (x, y, sample_weight) and `y=None`.
         loss: a `descentlab.losses.Loss` or its name ("cross_entropy", "mse", ...).
@@ -337,7 +339,7 @@ def _train_one_epoch(model: Any, loader: Any, loss_fn: Any, opt: Any, cw: np.nda
                                           else None, b)  # fmt: skip
         else:
             y_pred = model(Tensor(xb))
-            value = _loss(loss_fn, y_pred, yb, w)
+            value = _with_penalty(model, _loss(loss_fn, y_pred, yb, w))
             opt.zero_grad()
             value.backward()
             if after_backward:
@@ -373,7 +375,7 @@ def _closure_step(model: Any, opt: Any, xb: np.ndarray, yb: np.ndarray, w: np.nd
     def closure() -> Tensor:
         opt.zero_grad()
         y_pred = model(Tensor(xb))
-        value = _loss(loss_fn, y_pred, yb, w)
+        value = _with_penalty(model, _loss(loss_fn, y_pred, yb, w))
         value.backward()
         if not first:
             first.append((y_pred, value))
@@ -383,6 +385,14 @@ def _closure_step(model: Any, opt: Any, xb: np.ndarray, yb: np.ndarray, w: np.nd
 
     opt.step(closure)
     return first[0]
+
+
+def _with_penalty(model: Any, value: Tensor) -> Tensor:
+    """Add the model's `regularization_loss()` (Keras layers' kernel_regularizer penalties), as
+    Keras' fit does; the logged loss includes it there too."""
+    penalty = getattr(model, "regularization_loss", None)
+    extra = penalty() if callable(penalty) else None
+    return value if extra is None else value + extra
 
 
 def _loss(loss_fn: Any, y_pred: Tensor, y_true: np.ndarray, w: np.ndarray | None) -> Tensor:
@@ -517,6 +527,11 @@ def _run_eval(model: Any, loader: Any, loss_fn: Any, metrics: list[tuple[str, An
     if seen == 0:
         raise ValueError("evaluation data yielded no samples")
     out = {} if loss_fn is None else {"loss": total / seen}
+    if loss_fn is not None and callable(getattr(model, "regularization_loss", None)):
+        with no_grad():
+            penalty = model.regularization_loss()
+        if penalty is not None:  # Keras' evaluate and val_loss include the weight penalties
+            out["loss"] += float(penalty.data)
     out.update(_results(metrics))
     return out
 

@@ -1,0 +1,388 @@
+"""Keras-named layers: `Dense`, `Dropout`, `Flatten`, `Activation`, `BatchNormalization`,
+`LayerNormalization` and `Input`, with Keras' argument names, defaults, weight layout and names.
+
+They are ordinary descentlab Modules (use them in any model), built lazily from the first input
+like Keras layers. Weights follow Keras: `Dense.kernel` is (in, units) and starts Glorot-uniform
+with zero bias (PyTorch's `Linear.weight` is (out, in) with a different default init);
+normalization layers hold `gamma`, `beta`, `moving_mean`, `moving_variance` and normalise the last
+axis (channels last), with Keras' momentum convention moving = momentum * moving + (1 - momentum)
+* batch statistic, and epsilon 1e-3.
+
+Example:
+    >>> from descentlab.keras import layers
+    >>> dense = layers.Dense(3, activation="relu")
+    >>> dense(dl.randn(2, 5)).shape, dense.kernel.shape
+    ((2, 3), (5, 3))
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from descentlab.nn import activations, init
+from descentlab.nn.dropout import Dropout as _TorchDropout
+from descentlab.nn.module import Module, Parameter
+from descentlab.ops.normalization import layer_norm, normalize
+from descentlab.tensor import Tensor
+
+__all__ = [
+    "Layer",
+    "variance_scaling",
+    "Input",
+    "InputSpec",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Activation",
+    "BatchNormalization",
+    "LayerNormalization",
+]
+
+
+def variance_scaling(tensor: Any, scale: float, mode: str, distribution: str) -> Any:
+    """Keras' VarianceScaling for a (in, out) kernel, in place: n = fan_in = in, fan_out = out or
+    their mean (fan_avg); 'uniform' draws U(-sqrt(3 scale / n), +), 'truncated_normal' draws a
+    normal cut at two standard deviations with std sqrt(scale / n) / 0.8796 (so that the cut
+    distribution has variance scale / n)."""
+    shape = tensor.shape
+    fan_in = int(np.prod(shape[:-1])) if len(shape) > 1 else int(shape[0])
+    fan_out = int(shape[-1])
+    n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+    if distribution == "uniform":
+        limit = math.sqrt(3.0 * scale / n)
+        return init.uniform_(tensor, -limit, limit)
+    std = math.sqrt(scale / n) / 0.87962566103423978
+    return init.trunc_normal_(tensor, std=std, a=-2 * std, b=2 * std)
+
+
+_INITIALIZERS: dict[str, Callable[[Any], Any]] = {
+    "glorot_uniform": lambda p: variance_scaling(p, 1.0, "fan_avg", "uniform"),
+    "glorot_normal": lambda p: variance_scaling(p, 1.0, "fan_avg", "truncated_normal"),
+    "he_uniform": lambda p: variance_scaling(p, 2.0, "fan_in", "uniform"),
+    "he_normal": lambda p: variance_scaling(p, 2.0, "fan_in", "truncated_normal"),
+    "lecun_uniform": lambda p: variance_scaling(p, 1.0, "fan_in", "uniform"),
+    "lecun_normal": lambda p: variance_scaling(p, 1.0, "fan_in", "truncated_normal"),
+    "random_normal": lambda p: init.normal_(p, 0.0, 0.05),
+    "random_uniform": lambda p: init.uniform_(p, -0.05, 0.05),
+    "orthogonal": init.orthogonal_,
+    "zeros": init.zeros_,
+    "ones": init.ones_,
+}
+
+
+def _initializer(name: Any, what: str) -> Callable[[Any], Any]:
+    """An initializer by Keras name, or a callable that fills a Parameter in place."""
+    if callable(name):
+        return name
+    key = str(name).lower()
+    if key not in _INITIALIZERS:
+        close = difflib.get_close_matches(key, _INITIALIZERS, n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+        raise ValueError(
+            f"{what}: unknown initializer {name!r}; {hint}known: {', '.join(sorted(_INITIALIZERS))}"
+        )
+    return _INITIALIZERS[key]
+
+
+# Keras' own defaults where they differ from PyTorch's (activations.get gives PyTorch's).
+_KERAS_ACTIVATION_ARGS: dict[str, dict[str, Any]] = {
+    "softmax": {"dim": -1}, "log_softmax": {"dim": -1}, "leaky_relu": {"negative_slope": 0.2},
+    "gelu": {"approximate": "tanh"},
+}  # fmt: skip
+
+
+def _activation_module(identifier: Any) -> Module:
+    """An activation by Keras name with Keras' defaults (softmax over the last axis, leaky_relu
+    slope 0.2, gelu's tanh approximation); a Module or callable passes through, None is linear."""
+    if isinstance(identifier, str):
+        key = identifier.strip().lower()
+        return activations.get(key, **_KERAS_ACTIVATION_ARGS.get(key, {}))
+    return activations.get(identifier)
+
+
+class InputSpec:
+    """What `Input(shape=...)` returns: the per-sample shape that builds a `Sequential` at once."""
+
+    def __init__(self, shape: Sequence[int], dtype: Any = np.float32) -> None:
+        self.shape = tuple(int(s) for s in shape)
+        self.dtype = np.dtype(dtype)
+
+    def __repr__(self) -> str:
+        return f"Input(shape={self.shape})"
+
+
+def Input(shape: Sequence[int], dtype: Any = "float32", name: str | None = None) -> InputSpec:  # noqa: N802
+    """Keras' `keras.Input(shape=(features,))`: the input shape without the batch dimension."""
+    if isinstance(shape, int):
+        shape = (shape,)
+    return InputSpec(shape, dtype)
+
+
+class Layer(Module):
+    """A Module with Keras' extras: `input_shape=` (Keras 2 habit) builds it at once in a
+    Sequential; `kernel_regularizer`/`bias_regularizer` penalties are collected in `losses`."""
+
+    def __init__(self, input_shape: Sequence[int] | None = None, input_dim: int | None = None,
+                 name: str | None = None) -> None:  # fmt: skip
+        super().__init__()
+        if input_dim is not None:
+            input_shape = (input_dim,)
+        self.input_shape = None if input_shape is None else tuple(input_shape)
+        self.name = name
+        self._regularizers: list[tuple[str, Callable[[Tensor], Tensor]]] = []
+
+    @property
+    def losses(self) -> list[Tensor]:
+        """The regularization penalties of this layer's weights, as differentiable tensors."""
+        out = []
+        for attr, reg in self._regularizers:
+            weight = getattr(self, attr, None)
+            if weight is not None:
+                out.append(reg(weight))
+        return out
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the weights in Keras order (parameters, then non-trainable state)."""
+        return [np.array(t.data) for t in self._keras_weights()]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Load arrays given in `get_weights()` order (shapes must match)."""
+        mine = self._keras_weights()
+        if len(weights) != len(mine):
+            raise ValueError(
+                f"{type(self).__name__}.set_weights: expected {len(mine)} arrays, got {len(weights)}"
+            )
+        for t, w in zip(mine, weights):
+            w = np.asarray(w)
+            if w.shape != t.data.shape:
+                raise ValueError(
+                    f"{type(self).__name__}.set_weights: shape {w.shape} does not match the "
+                    f"weight of shape {t.data.shape}"
+                )
+            t.data[...] = w
+
+    def _keras_weights(self) -> list[Any]:
+        return [p for p in self.parameters(recurse=False)] + [
+            _BufferRef(self, name) for name, _ in self.named_buffers(recurse=False)
+        ]
+
+
+class _BufferRef:
+    """A buffer seen through `.data`, so get/set_weights treat buffers and parameters alike."""
+
+    def __init__(self, module: Module, name: str) -> None:
+        self.module, self.name = module, name
+
+    @property
+    def data(self) -> np.ndarray:
+        return getattr(self.module, self.name)
+
+
+class Dense(Layer):
+    """Fully connected: y = activation(x @ kernel + bias), kernel of shape (in, units) (Keras).
+
+    Defaults as Keras: kernel Glorot-uniform U(-sqrt(6 / (in + units)), +), bias zeros, no
+    activation. The input size comes from the first call (or `input_shape=`/`input_dim=`).
+
+    Example:
+        >>> Dense(10, activation="softmax", input_dim=64).kernel.shape
+        (64, 10)
+    """
+
+    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None,
+                 dtype: Any = np.float32, **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units <= 0:
+            raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
+        self.units, self.use_bias, self._dtype = units, use_bias, np.dtype(dtype)
+        self.activation = _activation_module(activation)
+        self._kernel_init = _initializer(kernel_initializer, "Dense kernel_initializer")
+        self._bias_init = _initializer(bias_initializer, "Dense bias_initializer")
+        self.register_parameter("kernel", None)
+        self.register_parameter("bias", None)
+        for attr, reg in (("kernel", kernel_regularizer), ("bias", bias_regularizer)):
+            if reg is not None:
+                self._regularizers.append((attr, reg))
+        if self.input_shape is not None:
+            self.build(self.input_shape)
+
+    def build(self, input_shape: Sequence[int]) -> None:
+        """Create the weights for inputs whose last dimension is input_shape[-1]."""
+        self.kernel = Parameter(np.empty((int(input_shape[-1]), self.units), dtype=self._dtype))
+        self._kernel_init(self.kernel)
+        if self.use_bias:
+            self.bias = Parameter(np.empty(self.units, dtype=self._dtype))
+            self._bias_init(self.bias)
+
+    def _materialize_from_state(self, state: Any, prefix: str) -> None:
+        if self.kernel is None and prefix + "kernel" in state:
+            self.build(state[prefix + "kernel"].shape)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.kernel is None:
+            self.build(x.shape)
+        if x.shape[-1] != self.kernel.shape[0]:
+            raise ValueError(
+                f"Dense({self.units}) expected input with {self.kernel.shape[0]} features in the "
+                f"last dimension, got input of shape {tuple(x.shape)}"
+            )
+        y = x @ self.kernel
+        if self.bias is not None:
+            y = y + self.bias
+        return self.activation(y)
+
+    def extra_repr(self) -> str:
+        return f"units={self.units}, activation={type(self.activation).__name__}"
+
+
+class Dropout(_TorchDropout):
+    """Keras' `Dropout(rate)`: zero each input with probability `rate` while training and scale
+    the rest by 1 / (1 - rate) (inverted dropout); identity in evaluation. `seed` gives the layer
+    its own generator (Keras' seed), else it draws from descentlab's global one."""
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
+        generator = None if seed is None else np.random.default_rng(seed)
+        super().__init__(p=rate, generator=generator)
+        self.input_shape = kwargs.get("input_shape")
+
+    def extra_repr(self) -> str:
+        return f"rate={self.p}"
+
+
+class Flatten(Layer):
+    """Keras' `Flatten()`: (N, d1, d2, ...) -> (N, d1 * d2 * ...); the batch axis stays."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.reshape(x.shape[0], -1)
+
+
+class Activation(Layer):
+    """Keras' `Activation('relu')`: an activation by name (see `descentlab.nn.activations`)."""
+
+    def __init__(self, activation: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.activation = _activation_module(activation)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.activation(x)
+
+
+class _Normalization(Layer):
+    """gamma/beta over the last axis, created from the first input (channels last)."""
+
+    def __init__(self, axis: int, epsilon: float, center: bool, scale: bool, dtype: Any,
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(**kwargs)
+        if axis != -1:
+            raise ValueError(
+                f"{type(self).__name__}: only axis=-1 (channels last) is supported, got {axis}"
+            )
+        if not epsilon > 0:
+            raise ValueError(f"{type(self).__name__}: epsilon must be > 0, got {epsilon!r}")
+        self.axis, self.epsilon, self.center, self.scale = axis, float(epsilon), center, scale
+        self._dtype = np.dtype(dtype)
+        self.register_parameter("gamma", None)
+        self.register_parameter("beta", None)
+        if self.input_shape is not None:
+            self.build(self.input_shape)
+
+    def build(self, input_shape: Sequence[int]) -> None:
+        c = int(input_shape[-1])
+        if self.scale:
+            self.gamma = Parameter(np.ones(c, dtype=self._dtype))
+        if self.center:
+            self.beta = Parameter(np.zeros(c, dtype=self._dtype))
+
+    def _materialize_from_state(self, state: Any, prefix: str) -> None:
+        for key in ("gamma", "beta", "moving_mean"):
+            if getattr(self, key, None) is None and prefix + key in state:
+                self.build(state[prefix + key].shape)
+                return
+
+    def _affine(self, y: Tensor) -> Tensor:
+        if self.gamma is not None:
+            y = y * self.gamma
+        if self.beta is not None:
+            y = y + self.beta
+        return y
+
+
+class BatchNormalization(_Normalization):
+    """Keras' batch normalization over every axis but the last (channels last).
+
+    Training: y = gamma (x - mean_B) / sqrt(var_B + epsilon) + beta with the batch's mean and
+    biased variance, and moving = momentum * moving + (1 - momentum) * batch statistic (Keras'
+    momentum=0.99 is PyTorch's momentum=0.01; Keras keeps the biased variance, PyTorch the
+    unbiased one). Evaluation: the moving statistics. Defaults: momentum 0.99, epsilon 1e-3.
+
+    Example:
+        >>> bn = BatchNormalization()
+        >>> bn(dl.randn(8, 4)).shape, bn.moving_variance.shape
+        ((8, 4), (4,))
+    """
+
+    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, dtype: Any = np.float32,
+                 **kwargs: Any) -> None:  # fmt: skip
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNormalization: momentum must be in [0, 1], got {momentum!r}")
+        super().__init__(axis, epsilon, center, scale, dtype, **kwargs)
+        self.momentum = float(momentum)
+
+    def build(self, input_shape: Sequence[int]) -> None:
+        super().build(input_shape)
+        c = int(input_shape[-1])
+        self.register_buffer("moving_mean", np.zeros(c, dtype=self._dtype))
+        self.register_buffer("moving_variance", np.ones(c, dtype=self._dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if getattr(self, "moving_mean", None) is None:
+            self.build(x.shape)
+        axes = tuple(range(x.ndim - 1))
+        if self.training:
+            if math.prod(x.shape[:-1]) <= 1:
+                raise ValueError(
+                    f"BatchNormalization: expected more than 1 value per channel when training, "
+                    f"got input of shape {tuple(x.shape)}; use a batch of at least 2"
+                )
+            data = x.data
+            mean = data.mean(axis=axes)
+            var = data.var(axis=axes)
+            m = self.momentum
+            self.moving_mean[...] = self.moving_mean * m + mean * (1 - m)
+            self.moving_variance[...] = self.moving_variance * m + var * (1 - m)
+            y = normalize(x, axes, eps=self.epsilon)
+        else:
+            inv = (1.0 / np.sqrt(self.moving_variance + self.epsilon)).astype(x.dtype)
+            y = (x - self.moving_mean.astype(x.dtype)) * inv
+        return self._affine(y)
+
+    def _keras_weights(self) -> list[Any]:
+        params = [p for p in (self.gamma, self.beta) if p is not None]
+        return params + [_BufferRef(self, "moving_mean"), _BufferRef(self, "moving_variance")]
+
+
+class LayerNormalization(_Normalization):
+    """Keras' layer normalization of each sample over its last axis:
+    y = gamma (x - mean) / sqrt(var + epsilon) + beta (biased variance; epsilon 1e-3 as Keras).
+
+    Example:
+        >>> LayerNormalization()(dl.randn(2, 6)).shape
+        (2, 6)
+    """
+
+    def __init__(self, axis: int = -1, epsilon: float = 1e-3, center: bool = True,
+                 scale: bool = True, dtype: Any = np.float32, **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(axis, epsilon, center, scale, dtype, **kwargs)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.gamma is None and self.beta is None and (self.scale or self.center):
+            self.build(x.shape)
+        return layer_norm(x, x.shape[-1], self.gamma, self.beta, eps=self.epsilon)
