@@ -221,3 +221,72 @@ def test_docstring_examples(name):
     result = doctest.testmod(module, extraglobs={"np": np, "dl": dl},
                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)  # fmt: skip
     assert result.attempted > 0 and result.failed == 0
+
+
+def _cnn(lib):
+    return [lib.Input(shape=(8, 8, 1)),
+            lib.layers.Conv2D(4, 3, padding="same", activation="relu"),
+            lib.layers.MaxPooling2D(),
+            lib.layers.Conv2D(6, 3, strides=2, padding="same", activation="tanh"),
+            lib.layers.Flatten(),
+            lib.layers.Dense(10, activation="softmax")]  # fmt: skip
+
+
+def test_cnn_fit_matches_keras(keras):
+    d = dl.data.load_digits()
+    x, y = (d.x[:128] / 16.0).astype(np.float32).reshape(-1, 8, 8, 1), d.y[:128]
+    ours, theirs = _twins(keras, _cnn)
+    theirs.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    ours.compile(optimizer=dk.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    fit = {"epochs": 3, "batch_size": 32, "shuffle": False, "verbose": 0}
+    np.testing.assert_allclose(ours.fit(x, y, **fit).history["loss"],
+                               theirs.fit(x, y, **fit).history["loss"], **FLOAT32)  # fmt: skip
+    for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):
+        np.testing.assert_allclose(a, np.asarray(b), **FLOAT32)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [("Conv2D", {"filters": 3, "kernel_size": (3, 2), "strides": 2, "padding": "same"}),
+     ("Conv2D", {"filters": 2, "kernel_size": 3, "dilation_rate": 2}),
+     ("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "same"}),
+     ("AveragePooling2D", {"pool_size": 3, "strides": 2, "padding": "same"}),
+     ("AveragePooling2D", {"pool_size": 2}),
+     ("GlobalAveragePooling2D", {}), ("GlobalMaxPooling2D", {})],
+)  # fmt: skip
+def test_conv_and_pooling_layers_match_keras(keras, name, kwargs):
+    import torch
+
+    # 7x7 input: 'same' pooling pads evenly. (Where TF pads unevenly, Keras' torch backend pads
+    # average pooling by replicating the edge, unlike TF and JAX, which leave the padding out of
+    # the mean, as we do.)
+    x = np.random.default_rng(5).normal(size=(2, 7, 7, 3)).astype(np.float32)
+    theirs = getattr(keras.layers, name)(**kwargs)
+    ours = getattr(dk.layers, name)(**kwargs)
+    ours(dl.tensor(x))
+    theirs.build(x.shape)
+    if theirs.get_weights():
+        ours.set_weights(theirs.get_weights())
+    xt = torch.tensor(x, requires_grad=True)
+    out_t = theirs(xt)
+    g = np.random.default_rng(6).normal(size=tuple(out_t.shape)).astype(np.float32)
+    (out_t * torch.tensor(g)).sum().backward()
+    xo = dl.tensor(x, requires_grad=True)
+    out_o = ours(xo)
+    (out_o * dl.tensor(g)).sum().backward()
+    np.testing.assert_allclose(out_o.numpy(), out_t.detach().numpy(), **FLOAT32)
+    np.testing.assert_allclose(xo.grad, xt.grad.numpy(), **FLOAT32)
+
+
+def test_conv_kernel_initializer_uses_keras_fans():
+    dl.manual_seed(0)
+    conv = dk.layers.Conv2D(64, 5, input_shape=(28, 28, 32))
+    limit = np.sqrt(6 / (25 * 32 + 25 * 64))  # receptive field 5x5 times in / out channels
+    w = conv.kernel.numpy()
+    assert w.shape == (5, 5, 32, 64) and limit * 0.99 < np.abs(w).max() <= limit
+    with pytest.raises(ValueError, match="channels-last input"):
+        conv(dl.randn(2, 28, 28))
+    with pytest.raises(ValueError, match=r"expected 32 input channels"):
+        conv(dl.randn(1, 28, 28, 3))
+    with pytest.raises(ValueError, match="padding"):
+        dk.layers.MaxPooling2D(padding="full")

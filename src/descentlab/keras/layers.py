@@ -27,7 +27,10 @@ import numpy as np
 from descentlab.nn import activations, init
 from descentlab.nn.dropout import Dropout as _TorchDropout
 from descentlab.nn.module import Module, Parameter
+from descentlab.ops.conv import conv2d
 from descentlab.ops.normalization import layer_norm, normalize
+from descentlab.ops.pool import avg_pool2d, max_pool2d
+from descentlab.ops.shape import pad
 from descentlab.tensor import Tensor
 
 __all__ = [
@@ -41,17 +44,26 @@ __all__ = [
     "Activation",
     "BatchNormalization",
     "LayerNormalization",
+    "Conv2D",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling2D",
 ]
 
 
 def variance_scaling(tensor: Any, scale: float, mode: str, distribution: str) -> Any:
-    """Keras' VarianceScaling for a (in, out) kernel, in place: n = fan_in = in, fan_out = out or
-    their mean (fan_avg); 'uniform' draws U(-sqrt(3 scale / n), +), 'truncated_normal' draws a
+    """Keras' VarianceScaling, in place, for a kernel laid out as Keras does: (in, out) for Dense,
+    (kh, kw, in, out) for Conv2D. n is fan_in = receptive field * in, fan_out = receptive field *
+    out, or their mean (fan_avg); 'uniform' draws U(-sqrt(3 scale / n), +), 'truncated_normal' a
     normal cut at two standard deviations with std sqrt(scale / n) / 0.8796 (so that the cut
     distribution has variance scale / n)."""
     shape = tensor.shape
-    fan_in = int(np.prod(shape[:-1])) if len(shape) > 1 else int(shape[0])
-    fan_out = int(shape[-1])
+    if len(shape) < 2:
+        fan_in = fan_out = int(shape[0]) if shape else 1
+    else:
+        receptive = int(np.prod(shape[:-2]))
+        fan_in, fan_out = receptive * int(shape[-2]), receptive * int(shape[-1])
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
     if distribution == "uniform":
         limit = math.sqrt(3.0 * scale / n)
@@ -386,3 +398,195 @@ class LayerNormalization(_Normalization):
         if self.gamma is None and self.beta is None and (self.scale or self.center):
             self.build(x.shape)
         return layer_norm(x, x.shape[-1], self.gamma, self.beta, eps=self.epsilon)
+
+
+# ---------------------------------------------------------------------- convolution and pooling
+def _pair(value: Any, what: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
+        raise ValueError(f"{what} must be a positive int or a pair of them, got {value!r}")
+    return pair  # type: ignore[return-value]
+
+
+def _padding(padding: str, what: str) -> str:
+    mode = str(padding).lower()
+    if mode not in ("valid", "same"):
+        raise ValueError(f"{what}: padding must be 'valid' or 'same', got {padding!r}")
+    return mode
+
+
+def _same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """TensorFlow/Keras 'same': output ceil(size / stride); the odd pixel of padding goes last."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def _check_nhwc(layer: Module, x: Tensor) -> None:
+    if x.ndim != 4:
+        raise ValueError(
+            f"{type(layer).__name__} expects channels-last input (batch, height, width, channels), "
+            f"got input of shape {tuple(x.shape)}"
+        )
+
+
+class Conv2D(Layer):
+    """Keras' 2-D convolution on channels-last input (N, H, W, C) -> (N, H', W', filters).
+
+    out = activation(x (*) kernel + bias), kernel of shape (kh, kw, in, filters) as Keras,
+    Glorot-uniform with fans receptive field * channels, bias zeros. padding 'valid' (none) or
+    'same' (output ceil(H / stride), the odd pixel of padding at the bottom/right, as Keras).
+    Computed with descentlab's NCHW `conv2d` between two transposes.
+
+    Example:
+        >>> Conv2D(8, 3, padding="same", activation="relu")(dl.randn(2, 28, 28, 1)).shape
+        (2, 28, 28, 8)
+    """
+
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1),
+                 padding: str = "valid", data_format: str | None = None, dilation_rate: Any = (1, 1),
+                 activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None,
+                 dtype: Any = np.float32, **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(
+                f"Conv2D: only data_format='channels_last' is supported, got {data_format!r}; "
+                "for channels-first input use descentlab.nn.Conv2d"
+            )
+        if not isinstance(filters, int) or filters <= 0:
+            raise ValueError(f"Conv2D: filters must be a positive integer, got {filters!r}")
+        self.filters, self.use_bias, self._dtype = filters, use_bias, np.dtype(dtype)
+        self.kernel_size = _pair(kernel_size, "Conv2D kernel_size")
+        self.strides = _pair(strides, "Conv2D strides")
+        self.dilation_rate = _pair(dilation_rate, "Conv2D dilation_rate")
+        self.padding = _padding(padding, "Conv2D")
+        self.activation = _activation_module(activation)
+        self._kernel_init = _initializer(kernel_initializer, "Conv2D kernel_initializer")
+        self._bias_init = _initializer(bias_initializer, "Conv2D bias_initializer")
+        self.register_parameter("kernel", None)
+        self.register_parameter("bias", None)
+        for attr, reg in (("kernel", kernel_regularizer), ("bias", bias_regularizer)):
+            if reg is not None:
+                self._regularizers.append((attr, reg))
+        if self.input_shape is not None:
+            self.build((None, *self.input_shape))
+
+    def build(self, input_shape: Sequence[Any]) -> None:
+        """Create the kernel for inputs with input_shape[-1] channels."""
+        kh, kw = self.kernel_size
+        self.kernel = Parameter(
+            np.empty((kh, kw, int(input_shape[-1]), self.filters), dtype=self._dtype)
+        )
+        self._kernel_init(self.kernel)
+        if self.use_bias:
+            self.bias = Parameter(np.empty(self.filters, dtype=self._dtype))
+            self._bias_init(self.bias)
+
+    def _materialize_from_state(self, state: Any, prefix: str) -> None:
+        if self.kernel is None and prefix + "kernel" in state:
+            self.build((None, None, None, state[prefix + "kernel"].shape[2]))
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_nhwc(self, x)
+        if self.kernel is None:
+            self.build(x.shape)
+        if x.shape[-1] != self.kernel.shape[2]:
+            raise ValueError(
+                f"Conv2D({self.filters}) expected {self.kernel.shape[2]} input channels (last "
+                f"axis), got input of shape {tuple(x.shape)}"
+            )
+        h = x.permute(0, 3, 1, 2)
+        if self.padding == "same":
+            (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
+            top, bottom = _same_pads(x.shape[1], kh, sh, dh)
+            left, right = _same_pads(x.shape[2], kw, sw, dw)
+            if top or bottom or left or right:
+                h = pad(h, (left, right, top, bottom))
+        weight = self.kernel.permute(3, 2, 0, 1)  # (kh, kw, in, out) -> PyTorch's (out, in, kh, kw)
+        h = conv2d(h, weight, self.bias, stride=self.strides, dilation=self.dilation_rate)
+        return self.activation(h.permute(0, 2, 3, 1))
+
+    def extra_repr(self) -> str:
+        return (
+            f"filters={self.filters}, kernel_size={self.kernel_size}, strides={self.strides}, "
+            f"padding={self.padding!r}"
+        )
+
+
+class _Pooling2D(Layer):
+    def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid",
+                 data_format: str | None = None, **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(**kwargs)
+        name = type(self).__name__
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{name}: only data_format='channels_last' is supported")
+        self.pool_size = _pair(pool_size, f"{name} pool_size")
+        self.strides = self.pool_size if strides is None else _pair(strides, f"{name} strides")
+        self.padding = _padding(padding, name)
+
+    def _pads(self, x: Tensor) -> tuple[int, int, int, int]:
+        if self.padding == "valid":
+            return (0, 0, 0, 0)
+        top, bottom = _same_pads(x.shape[1], self.pool_size[0], self.strides[0])
+        left, right = _same_pads(x.shape[2], self.pool_size[1], self.strides[1])
+        return (left, right, top, bottom)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_nhwc(self, x)
+        out = self._pool(x.permute(0, 3, 1, 2), self._pads(x))
+        return out.permute(0, 2, 3, 1)
+
+    def extra_repr(self) -> str:
+        return f"pool_size={self.pool_size}, strides={self.strides}, padding={self.padding!r}"
+
+
+class MaxPooling2D(_Pooling2D):
+    """Keras' max pooling on channels-last input; strides default to pool_size; 'same' padding
+    never wins a window (it counts as -inf).
+
+    Example:
+        >>> MaxPooling2D()(dl.randn(2, 28, 28, 8)).shape
+        (2, 14, 14, 8)
+    """
+
+    def _pool(self, h: Tensor, pads: tuple[int, int, int, int]) -> Tensor:
+        if any(pads):
+            h = pad(h, pads, value=-np.inf)
+        return max_pool2d(h, self.pool_size, self.strides)
+
+
+class AveragePooling2D(_Pooling2D):
+    """Keras' average pooling on channels-last input; with 'same' padding each window averages
+    only its real pixels (the padding is not counted, as Keras on TensorFlow and JAX; Keras' torch
+    backend replicates edge pixels instead where the padding is uneven).
+
+    Example:
+        >>> AveragePooling2D(pool_size=3, strides=2, padding="same")(dl.randn(1, 5, 5, 2)).shape
+        (1, 3, 3, 2)
+    """
+
+    def _pool(self, h: Tensor, pads: tuple[int, int, int, int]) -> Tensor:
+        if not any(pads):
+            return avg_pool2d(h, self.pool_size, self.strides)
+        summed = avg_pool2d(pad(h, pads), self.pool_size, self.strides)
+        ones = np.pad(np.ones(h.shape[2:], h.dtype), ((pads[2], pads[3]), (pads[0], pads[1])))
+        counts = avg_pool2d(Tensor(ones[None, None]), self.pool_size, self.strides).data[0, 0]
+        return summed / counts  # the mean over the window's real pixels
+
+
+class GlobalAveragePooling2D(Layer):
+    """Keras' global average pooling: (N, H, W, C) -> (N, C), the mean over height and width."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_nhwc(self, x)
+        return x.mean(axis=(1, 2))
+
+
+class GlobalMaxPooling2D(Layer):
+    """Keras' global max pooling: (N, H, W, C) -> (N, C), the max over height and width."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_nhwc(self, x)
+        return x.max(axis=(1, 2))
