@@ -102,8 +102,8 @@ def test_gradcheck_in_training_mode_with_a_fixed_mask(fn, shape):
     """float64 gradient check of each dropout in training mode: a generator reseeded on every call
     keeps the mask fixed while gradcheck perturbs the input."""
     x = np.random.default_rng(0).standard_normal(shape)
-    assert dl.gradcheck(lambda t: fn(t, 0.4, True, np.random.default_rng(5)), x)
-    on_ones = fn(dl.ones(*shape).double(), 0.4, True, np.random.default_rng(5)).data
+    assert dl.gradcheck(lambda t: fn(t, 0.4, True, generator=np.random.default_rng(5)), x)
+    on_ones = fn(dl.ones(*shape).double(), 0.4, True, generator=np.random.default_rng(5)).data
     assert len(np.unique(on_ones)) == 2  # the mask really drops something and keeps something
 
 

@@ -172,3 +172,140 @@ def test_max_pool1d_nan_gradient_like_torch(torch):
     F.max_pool1d(xt, 3, 2).sum().backward()
     torch.nn.functional.max_pool1d(txt, 3, 2).sum().backward()
     np.testing.assert_array_equal(xt.grad, txt.grad.numpy())
+
+
+# ------------------------------------------------------------------ softmax family, dim=None
+@pytest.mark.parametrize("name", ["Softmax", "LogSoftmax", "Softmin"])
+@pytest.mark.parametrize("shape", [(), (5,), (3, 4), (2, 3, 4), (2, 3, 2, 2)])
+def test_softmax_layers_implicit_dim_matches_torch(name, shape, torch, rng):
+    x = rng.standard_normal(shape)
+    fname = {"Softmax": "softmax", "LogSoftmax": "log_softmax", "Softmin": "softmin"}[name]
+    message = f"Implicit dimension choice for {fname} has been deprecated"
+    with pytest.warns(UserWarning, match=message):
+        y, _ = torch_parity(getattr(nn, name)(), getattr(torch.nn, name)(), torch, x)
+    with pytest.warns(UserWarning, match=message) as record:
+        getattr(nn, name)()(dl.tensor(x))
+    assert record[0].filename == __file__  # the warning points at the caller, as torch's does
+    with pytest.warns(UserWarning, match=message):
+        close(getattr(F, fname)(dl.tensor(x)), y.data, 0)
+    assert getattr(nn, name)().dim is None and repr(getattr(nn, name)()) == f"{name}(dim=None)"
+
+
+def test_softmax_explicit_dim_does_not_warn(rng):
+    import warnings
+
+    x = dl.tensor(rng.standard_normal((2, 3, 4)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        close(nn.Softmax(dim=-1)(x), dl.softmax(x).data, 0)  # dl.softmax keeps NumPy's last axis
+        close(F.log_softmax(x, 1, dtype=np.float32), dl.log_softmax(x, 1).data, 1e-6)
+
+
+# ------------------------------------------------------------------ torch's functional names
+def test_functional_takes_torchs_keyword_names(torch, rng):
+    x, w = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    T = torch.nn.functional
+    tx, tw = torch.tensor(x), torch.tensor(w)
+    cases = [
+        ("relu", dict(inplace=False), {}),
+        ("leaky_relu", dict(negative_slope=0.2, inplace=False), {}),
+        ("hardtanh", dict(min_val=-0.5, max_val=0.5), {}),
+        ("elu", dict(alpha=0.5, inplace=False), {}),
+        ("gelu", dict(approximate="tanh"), {}),
+        ("softplus", dict(beta=2.0, threshold=10.0), {}),
+        ("sigmoid", {}, {}),
+        ("dropout", dict(p=0.5, training=False, inplace=False), {}),
+        ("conv2d", dict(stride=1, padding=1, groups=1), dict(weight=(w, tw))),
+        ("max_pool2d", dict(kernel_size=2, stride=2, ceil_mode=False), {}),
+        ("avg_pool2d", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False), {}),
+        ("adaptive_avg_pool2d", dict(output_size=(2, 3)), {}),
+        ("layer_norm", dict(normalized_shape=(6,), eps=1e-5), {}),
+        ("pad", dict(pad=(1, 2), mode="constant", value=0.5), {}),
+        ("softmax", dict(dim=1), {}),
+    ]
+    for name, kw, arrays in cases:
+        ours = getattr(F, name)(input=dl.tensor(x), **kw, **{k: v[0] for k, v in arrays.items()})
+        theirs = getattr(T, name)(input=tx, **kw, **{k: v[1] for k, v in arrays.items()})
+        close(ours, theirs.numpy(), 1e-10, name)
+    assert list(__import__("inspect").signature(F.dropout).parameters)[:4] == list(
+        __import__("inspect").signature(T.dropout).parameters
+    )
+    with pytest.raises(TypeError, match=r"relu\(input.*missing a required argument: 'input'"):
+        F.relu(x=dl.tensor(x))
+    with pytest.raises(TypeError, match="inplace must be a bool.*pass generator= by keyword"):
+        F.dropout(dl.tensor(x), 0.5, True, np.random.default_rng(0))
+
+
+def test_functional_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(F, extraglobs={"np": np, "descentlab": dl, "F": F})
+    assert result.failed == 0 and result.attempted > 0
+
+
+# ------------------------------------------------------------------ Flatten / Unflatten
+@pytest.mark.parametrize(
+    ("shape", "args"), [((), (0, -1)), ((5,), (0, 0)), ((2, 3), (1, -1)), ((2, 3, 4), (0, 1))]
+)
+def test_flatten_matches_torch(shape, args, torch, rng):
+    torch_parity(nn.Flatten(*args), torch.nn.Flatten(*args), torch, rng.standard_normal(shape))
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape", "error", "match"),
+    [
+        (nn.Flatten(), (), IndexError, r"Flatten\(start_dim=1, end_dim=-1\): dimension 1 is out"),
+        (nn.Flatten(), (5,), IndexError, r"input of shape \(5,\) \(expected to be in \[-1, 0\]\)"),
+        (nn.Flatten(2, 1), (2, 3, 4), ValueError, "start_dim 2 comes after end_dim 1"),
+        (nn.Unflatten(3, (2, 4)), (3, 8), IndexError, r"Unflatten\(dim=3.*out of range"),
+        (nn.Unflatten(1, (0, -1)), (3, 8), ValueError, "their product must equal 8"),
+        (nn.Unflatten(1, (3, 3)), (3, 8), ValueError, r"cannot split dimension 1 of size 8"),
+        (nn.Unflatten(0, (1,)), (), IndexError, "out of range|0-D"),
+    ],
+)
+def test_flatten_and_unflatten_errors(layer, shape, error, match):
+    with pytest.raises(error, match=match):
+        layer(dl.zeros(*shape))
+
+
+def test_unflatten_construction_errors_and_zero_sizes(torch):
+    with pytest.raises(TypeError, match="found element of type float at pos 0"):
+        nn.Unflatten(1, [2.0, 4])
+    with pytest.raises(ValueError, match="non-empty"):
+        nn.Unflatten(1, ())
+    with pytest.raises(ValueError, match="one -1"):
+        nn.Unflatten(1, (-1, -1))
+    assert nn.Unflatten(1, (0, 4))(dl.zeros(3, 0)).shape == (3, 0, 4)
+
+
+# ------------------------------------------------------------------ Embedding(max_norm=...)
+@pytest.mark.parametrize(
+    "kw",
+    [dict(max_norm=1.0), dict(max_norm=0.5, norm_type=1.0), dict(scale_grad_by_freq=True),
+     dict(max_norm=1.5, norm_type=3.0, padding_idx=0, scale_grad_by_freq=True)],
+)  # fmt: skip
+def test_embedding_max_norm_and_grad_scaling_match_torch(kw, torch):
+    ours, theirs = nn.Embedding(7, 4, **kw), torch.nn.Embedding(7, 4, **kw)
+    ids = np.array([[1, 2, 2], [6, 0, 1]])
+    torch_parity(ours, theirs, torch, ids)
+    close(ours.weight.data, theirs.weight.detach().numpy(), 1e-12, "weight renormalised in place")
+    if "max_norm" in kw:
+        assert not np.allclose(ours.weight.data[3], ours.weight.data[3] * 0)  # unread rows kept
+        close(ours.weight.data[[3, 4, 5]], theirs.weight.detach().numpy()[[3, 4, 5]], 0)
+
+
+def test_embedding_functional_keywords_and_gradcheck(torch, rng):
+    w = rng.standard_normal((5, 3)) * 3
+    ids = np.array([0, 3, 3, 4])
+    ours = F.embedding(input=ids, weight=dl.tensor(w.copy()), max_norm=2.0)
+    theirs = torch.nn.functional.embedding(
+        input=torch.tensor(ids), weight=torch.tensor(w), max_norm=2.0
+    )
+    close(ours, theirs.numpy(), 1e-12)
+    # scale_grad_by_freq is by design not the true gradient: the true one divided by the counts
+    plain, scaled = dl.tensor(w, requires_grad=True), dl.tensor(w, requires_grad=True)
+    F.embedding(ids, plain).sum().backward()
+    F.embedding(ids, scaled, scale_grad_by_freq=True).sum().backward()
+    close(scaled.grad, plain.grad / np.maximum(np.bincount(ids, minlength=5), 1)[:, None], 0)
+    with pytest.raises(ValueError, match="sparse=True"):
+        nn.Embedding(3, 2, sparse=True)

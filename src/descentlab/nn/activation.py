@@ -210,28 +210,50 @@ class Hardtanh(Module):
 
 
 class Softmax(Module):
-    """softmax along `dim` (default -1)."""
+    """softmax along `dim`: exp(x_i) / sum_j exp(x_j), probabilities that sum to 1 (PyTorch's
+    `nn.Softmax`).
 
-    def __init__(self, dim: int | None = -1) -> None:
+    Convention: as PyTorch, `dim=None` (the default) picks the deprecated implicit dimension (0 for
+    0-D, 1-D and 3-D input, else 1) and warns; pass `dim` explicitly.
+
+    Example:
+        >>> Softmax(dim=1)(descentlab.zeros(2, 4)).data.tolist()
+        [[0.25, 0.25, 0.25, 0.25], [0.25, 0.25, 0.25, 0.25]]
+    """
+
+    _name = "softmax"
+
+    def __init__(self, dim: int | None = None) -> None:
         super().__init__()
-        self.dim = -1 if dim is None else dim
+        self.dim = dim
+
+    def _dim(self, x: Tensor) -> int:
+        if self.dim is not None:
+            return self.dim
+        # stacklevel 5 points past implicit_softmax_dim, _dim, forward, Module.__call__: the caller
+        return F.implicit_softmax_dim(self._name, x.ndim, stacklevel=5)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.softmax(x, dim=self.dim)
+        return F.softmax(x, dim=self._dim(x))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
 
 class LogSoftmax(Softmax):
-    """log_softmax along `dim`."""
+    """log_softmax along `dim`: x_i - logsumexp(x) (PyTorch's `nn.LogSoftmax`; `dim=None` as
+    `Softmax`)."""
+
+    _name = "log_softmax"
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.log_softmax(x, dim=self.dim)
+        return F.log_softmax(x, dim=self._dim(x))
 
 
 class Softmin(Softmax):
-    """softmax(-x) along `dim`."""
+    """softmax(-x) along `dim` (PyTorch's `nn.Softmin`; `dim=None` as `Softmax`)."""
+
+    _name = "softmin"
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.softmin(x, dim=self.dim)
+        return F.softmin(x, dim=self._dim(x))

@@ -129,6 +129,28 @@ def _dim(axis: int | None, dim: int | None) -> int:
     return dim if dim is not None else (-1 if axis is None else axis)
 
 
+def implicit_softmax_dim(name: str, ndim: int, stacklevel: int = 3) -> int:
+    """PyTorch's deprecated implicit `dim` of softmax, log_softmax and softmin when dim=None: 0 for
+    0-D, 1-D and 3-D input, else 1 (for the layout (N, C, ...) but (C, H, W)); warns as PyTorch does.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     implicit_softmax_dim("softmax", 3), implicit_softmax_dim("softmax", 4)
+        (0, 1)
+    """
+    import warnings
+
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
+        "dim=X as an argument.",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+    return 0 if ndim in (0, 1, 3) else 1
+
+
 def softmax(x: Any, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """exp(x_i) / sum_j exp(x_j) along `axis` (last by default): probabilities that sum to 1."""
     return Softmax.apply(x, axis=_dim(axis, dim))

@@ -168,12 +168,36 @@ def transpose(x: Any, dim0: int | None = None, dim1: int | None = None) -> Tenso
     return Permute.apply(x, axes=tuple(axes))
 
 
+def wrap_dim(dim: int, ndim: int, name: str, shape: tuple[int, ...]) -> int:
+    """PyTorch's dimension wrapping: `dim` in [-ndim, ndim) (a 0-D tensor counts as 1-D), as a
+    non-negative index; IndexError otherwise, naming the caller and the input shape."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(
+            f"{name}: dimension {dim} is out of range for input of shape {tuple(shape)} (expected "
+            f"to be in [{-n}, {n - 1}])"
+        )
+    return dim % n
+
+
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge dimensions start_dim..end_dim into one (PyTorch `torch.flatten`)."""
-    shape = x.shape
+    """Merge dimensions start_dim..end_dim into one (PyTorch `torch.flatten`): a 0-D input becomes
+    1-D; a dimension out of range is an IndexError and start_dim after end_dim a ValueError.
+
+    Example:
+        >>> flatten(descentlab.zeros(2, 3, 4), 1).shape
+        (2, 12)
+    """
+    shape = tuple(x.shape)
+    s = wrap_dim(start_dim, len(shape), "flatten", shape)
+    e = wrap_dim(end_dim, len(shape), "flatten", shape)
+    if s > e:
+        raise ValueError(
+            f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for input of shape "
+            f"{shape}"
+        )
     if not shape:
         return reshape(x, 1)
-    s, e = start_dim % len(shape), end_dim % len(shape)
     merged = int(np.prod(shape[s : e + 1]))
     return reshape(x, shape[:s] + (merged,) + shape[e + 1 :])
 
