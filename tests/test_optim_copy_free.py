@@ -27,6 +27,11 @@ CASES = [
     (K.SGD, dict(learning_rate=0.1, momentum=0.9, nesterov=True)),
     (K.RMSprop, dict(learning_rate=0.01, momentum=0.5)),
     (K.Adagrad, dict(learning_rate=0.1)),
+    (K.Adam, dict(learning_rate=0.01, amsgrad=True)),
+    (K.AdamW, dict(learning_rate=0.01)),
+    (K.Nadam, dict(learning_rate=0.01)),
+    (K.Adadelta, dict(learning_rate=0.1)),  # a chain that copies
+    (K.SGD, dict(learning_rate=0.1, clipnorm=0.5)),  # clipping writes into the gradients
 ]
 
 

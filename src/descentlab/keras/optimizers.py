@@ -43,7 +43,7 @@ import numpy as np
 from descentlab.optim import schedules
 from descentlab.optim import transforms as T
 from descentlab.optim.optimizer import Optimizer as _TorchStyleOptimizer
-from descentlab.optim.optimizer import _try_in_pieces
+from descentlab.optim.optimizer import _as_is, _try_in_pieces
 from descentlab.optim.registry import OptimizerSpec, register
 from descentlab.optim.transforms import GradientTransformation
 from descentlab.tensor import Tensor, enable_grad
@@ -298,9 +298,24 @@ class Optimizer(_TorchStyleOptimizer):
                     params.append(p)
             offset += len(group["params"])
         if index:
-            grads = [self._grad_copy(i, p) for i, p in zip(index, params)]
+            if self._grads_read_only():  # the chain reads p.grad itself: no copy
+                grads = [T.readonly(p.grad) for p in params]
+            else:
+                grads = [self._grad_copy(i, p) for i, p in zip(index, params)]
             self._apply(index, params, grads)
         return loss
+
+    def _grads_read_only(self) -> bool:
+        """Does nothing write into the gradients before the chain (no loss scaling, gradient
+        accumulation or clipping)? Then `step` hands the chain read-only views of them, and
+        `_update_group` copies only for a chain that would write into them."""
+        return not (
+            self.loss_scale_factor
+            or self.gradient_accumulation_steps
+            or self.clipnorm
+            or self.global_clipnorm
+            or self.clipvalue
+        )
 
     def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, Any]]) -> int:
         """Keras API: update each variable with its gradient (None gradients are skipped).
@@ -448,6 +463,10 @@ class Optimizer(_TorchStyleOptimizer):
         hyper["lr"] = lr_t
         hyper["step"] = self.iterations + 1  # one shared, 1-based step count (Keras)
         datas = [p.data for p in params]
+        grads = [
+            g if g.flags.writeable or _as_is(tx, g, d) else self._grad_copy(i, p)
+            for i, p, g, d in zip(index, params, grads, datas)
+        ]
         if not _try_in_pieces(tx, grads, state, datas, hyper):
             updates, state = tx.update(grads, state, datas, hyper)
             for d, u in zip(datas, updates):
@@ -620,6 +639,7 @@ def _adam_step(
 
     def update(updates: list[np.ndarray], state: dict[str, list[Any]],
                params: Sequence[np.ndarray] = (), hyper: Any = None) -> tuple[list, dict]:  # fmt: skip
+        out = []
         for i, (g, p) in enumerate(zip(updates, params)):
             lr, t = _keras_scalars(p, hyper["lr"], hyper["step"])
             one = t.dtype.type(1)
@@ -633,13 +653,14 @@ def _adam_step(
                 v_hat = state["velocity_hat"][i]
                 np.maximum(v_hat, v, out=v_hat)
                 v = v_hat
-            np.sqrt(v, out=g)
+            g = np.sqrt(v, out=T.inplace_target(g))  # a read-only g stays as it was
             g += epsilon
             np.divide(m * alpha, g, out=g)
             np.negative(g, out=g)
-        return updates, state
+            out.append(g)
+        return out, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, readonly_updates=True)
 
 
 def _nadam_step(beta_1: float, beta_2: float, epsilon: float) -> GradientTransformation:
@@ -658,6 +679,7 @@ def _nadam_step(beta_1: float, beta_2: float, epsilon: float) -> GradientTransfo
 
     def update(updates: list[np.ndarray], state: dict[str, list[Any]],
                params: Sequence[np.ndarray] = (), hyper: Any = None) -> tuple[list, dict]:  # fmt: skip
+        out = []
         for i, (g, p) in enumerate(zip(updates, params)):
             lr, t = _keras_scalars(p, hyper["lr"], hyper["step"])
             dt = type(t)
@@ -674,7 +696,9 @@ def _nadam_step(beta_1: float, beta_2: float, epsilon: float) -> GradientTransfo
             v *= beta_2
             v += (g * g) * (1.0 - beta_2)
             m_hat = (m * u_next) / (dt(1.0) - prod_next)
-            g *= dt(1.0) - u_t
+            g = np.multiply(
+                g, dt(1.0) - u_t, out=T.inplace_target(g)
+            )  # a read-only g stays as it was
             g /= dt(1.0) - prod
             m_hat += g
             np.divide(v, dt(1.0) - b2_power, out=g)
@@ -682,9 +706,10 @@ def _nadam_step(beta_1: float, beta_2: float, epsilon: float) -> GradientTransfo
             g += epsilon
             np.divide(m_hat * lr, g, out=g)
             np.negative(g, out=g)
-        return updates, state
+            out.append(g)
+        return out, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, readonly_updates=True)
 
 
 class Adam(Optimizer):

@@ -117,7 +117,7 @@ def _zeros(params: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [np.zeros_like(p) for p in params]
 
 
-def _out(u: np.ndarray) -> np.ndarray:
+def inplace_target(u: np.ndarray) -> np.ndarray:
     """Where an in-place step on update `u` may write: `u` itself, or a new array if it is read-only."""
     return u if u.flags.writeable else np.empty_like(u)
 
@@ -204,7 +204,7 @@ def scale(factor: float) -> GradientTransformation:
     factor = float(factor)
 
     def fn(updates: Arrays, params: Sequence[np.ndarray], hyper: Hyper) -> Arrays:
-        return [np.multiply(u, factor, out=_out(u)) for u in updates]
+        return [np.multiply(u, factor, out=inplace_target(u)) for u in updates]
 
     return _stateless(fn, elementwise=True, readonly_updates=True)
 
@@ -236,11 +236,11 @@ def scale_by_learning_rate(lr: float | Schedule | None = None) -> GradientTransf
             counts = state["lr_step"]
             out = []
             for i, u in enumerate(updates):
-                out.append(np.multiply(u, -_lr_value(lr, counts[i], hyper), out=_out(u)))
+                out.append(np.multiply(u, -_lr_value(lr, counts[i], hyper), out=inplace_target(u)))
                 counts[i] += 1
             return out, state
         rate = -_lr_value(lr, 0, hyper)
-        return [np.multiply(u, rate, out=_out(u)) for u in updates], state
+        return [np.multiply(u, rate, out=inplace_target(u)) for u in updates], state
 
     return GradientTransformation(init, update, elementwise=True, readonly_updates=True)
 
@@ -493,7 +493,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, amsgrad
                 np.divide(v, bc2, out=tmp)
                 np.sqrt(tmp, out=tmp)
                 tmp += eps
-                g = np.multiply(g, (1.0 - mu) / (1.0 - prod), out=_out(g))
+                g = np.multiply(g, (1.0 - mu) / (1.0 - prod), out=inplace_target(g))
                 g += m * (mu_next / (1.0 - prod * mu_next))
                 g /= tmp
             elif eps_convention == "torch":
