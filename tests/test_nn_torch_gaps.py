@@ -221,6 +221,7 @@ def test_functional_takes_torchs_keyword_names(torch, rng):
         ("adaptive_avg_pool2d", dict(output_size=(2, 3)), {}),
         ("layer_norm", dict(normalized_shape=(6,), eps=1e-5), {}),
         ("pad", dict(pad=(1, 2), mode="constant", value=0.5), {}),
+        ("pad", dict(pad=(1, 2, 0, 1), value=None), {}),
         ("softmax", dict(dim=1), {}),
     ]
     for name, kw, arrays in cases:

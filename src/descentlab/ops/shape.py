@@ -278,9 +278,16 @@ def split(x: Any, split_size_or_sections: int | Sequence[int], axis: int = 0, *,
     return tuple(out)
 
 
-def pad(x: Any, pad: Sequence[Any], mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Constant padding. `pad` is PyTorch's flat tuple (last dimension first: (left, right, top,
-    bottom, ...)) or NumPy's list of (before, after) pairs, one per dimension."""
+def pad(x: Any, pad: Sequence[Any], mode: str = "constant", value: float | None = None) -> Tensor:
+    """Constant padding with `value` (None means 0, as PyTorch's `F.pad`). `pad` is PyTorch's flat
+    tuple (last dimension first: (left, right, top, bottom, ...)) or NumPy's list of (before, after)
+    pairs, one per dimension.
+
+    Example:
+        >>> pad(descentlab.ones(1, 2), (1, 0)).data.tolist()
+        [[0.0, 1.0, 1.0]]
+    """
+    value = 0.0 if value is None else value
     if mode != "constant":
         raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
     ndim = x.ndim
