@@ -43,7 +43,7 @@ import numpy as np
 from descentlab.optim import schedules
 from descentlab.optim import transforms as T
 from descentlab.optim.optimizer import Optimizer as _TorchStyleOptimizer
-from descentlab.optim.optimizer import _as_is, _try_in_pieces
+from descentlab.optim.optimizer import _as_is, _Tuner, _update
 from descentlab.optim.registry import OptimizerSpec, register
 from descentlab.optim.transforms import GradientTransformation
 from descentlab.tensor import Tensor, enable_grad
@@ -467,10 +467,15 @@ class Optimizer(_TorchStyleOptimizer):
             g if g.flags.writeable or _as_is(tx, g, d) else self._grad_copy(i, p)
             for i, p, g, d in zip(index, params, grads, datas)
         ]
-        if not _try_in_pieces(tx, grads, state, datas, hyper):
-            updates, state = tx.update(grads, state, datas, hyper)
+
+        def whole() -> dict[str, list[Any]]:
+            updates, new_state = tx.update(grads, state, datas, hyper)
             for d, u in zip(datas, updates):
                 d += u
+            return new_state
+
+        tuner = self._tuners.setdefault(tuple(index), _Tuner())
+        state = _update(tx, grads, state, datas, hyper, whole, tuner=tuner)
         for key, values in state.items():
             for i, v in zip(index, values):
                 self.state[i][key] = v

@@ -29,6 +29,7 @@ import math
 import numbers
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
@@ -44,6 +45,7 @@ _TUPLE_KEYS = ("betas", "etas", "step_sizes")
 # A flat group: (parameter buffer, {state name: flat array}, offsets of the tensors in the buffer)
 _Layout = tuple[np.ndarray, dict[str, np.ndarray], list[int]]
 _CHUNK = 1 << 18  # elements per work item (1 MiB of float32): an item's arrays stay in cache
+_WHOLE_MAX = 8 * _CHUNK  # larger groups never step on whole arrays: each pass would stream memory
 
 
 def _range_error(name: str, value: Any, allowed: str) -> ValueError:
@@ -105,6 +107,7 @@ class Optimizer:
         self._flat = False
         self._flat_cache: dict[int, dict[str, Any]] = {}
         self._chains: dict[int, tuple[dict[str, Any], GradientTransformation]] = {}
+        self._tuners: dict[tuple, _Tuner] = {}
         if isinstance(params, Tensor):
             raise TypeError(
                 "params must be an iterable of Parameters or of dicts, got a single Tensor; "
@@ -220,16 +223,22 @@ class Optimizer:
         keys = self.state[index[0]].keys()
         state = {k: [self.state[i][k] for i in index] for k in keys}
         datas = [p.data for p in params]
-        if not _try_in_pieces(tx, [p.grad for p in params], state, datas, group, layout):
-            # small tensors: the chain on whole arrays, on the gradients themselves (read-only)
-            # where it allows that, else on copies in scratch arrays
+
+        def whole() -> dict[str, list[Any]]:
+            # the chain on whole arrays, on the gradients themselves (read-only) where it allows
+            # that, else on copies in scratch arrays
             updates = [
                 readonly(p.grad) if _as_is(tx, p.grad, p.data) else self._grad_copy(i, p)
                 for i, p in zip(index, params)
             ]
-            updates, state = tx.update(updates, state, datas, group)
+            updates, new_state = tx.update(updates, state, datas, group)
             for d, u in zip(datas, updates):
                 d += u
+            return new_state
+
+        tuner = self._tuners.setdefault((tuple(index), layout is not None), _Tuner())
+        grads = [p.grad for p in params]
+        state = _update(tx, grads, state, datas, group, whole, layout, tuner)
         for k, values in state.items():
             for i, v in zip(index, values):
                 self.state[i][k] = v
@@ -446,15 +455,81 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
         return False
 
 
-def _try_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
-                   state: dict[str, list[Any]], params: list[np.ndarray],
-                   hyper: Mapping[str, Any], layout: _Layout | None = None) -> bool:  # fmt: skip
-    """params += tx.update(grads) by work items (`_apply_in_pieces`) where that pays off and
-    cannot change the result; False (nothing done) otherwise. `grads` are only read."""
-    if _in_pieces(params, layout) and _streamable(tx, state, params):
-        _apply_in_pieces(tx, grads, state, params, hyper, layout)
-        return True
-    return False
+class _Tuner:
+    """Times the ways one group's step can run and keeps the fastest (per optimizer and group).
+
+    Which way wins depends on the machine, its load and the chain: threads pay off for a long chain
+    (Adam) on a large group, but handing work to a thread costs tens of microseconds and the
+    threads then contend for the GIL between NumPy calls, more than a short chain (SGD) saves on
+    data that sits in cache; whole-array passes beat work items while the group fits in cache. The
+    trajectory is the same bit for bit whichever way runs. Each way is timed `TRIALS` times, round
+    robin, and the fastest (by its best time) kept; every `RETUNE` steps they are timed again, as
+    the machine's load changes.
+    """
+
+    TRIALS = 3
+    RETUNE = 500
+
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = {}
+        self.steps = 0
+
+    def choose(self, ways: tuple[str, ...]) -> str:
+        self.steps += 1
+        if self.steps % self.RETUNE == 0:
+            self.samples.clear()
+        pending = [w for w in ways if len(self.samples.get(w, ())) < self.TRIALS]
+        if pending:  # still timing: the way with the fewest samples
+            return min(pending, key=lambda w: len(self.samples.get(w, ())))
+        return min(ways, key=lambda w: min(self.samples[w]))
+
+    def record(self, way: str, seconds: float) -> None:
+        times = self.samples.setdefault(way, [])
+        if len(times) < self.TRIALS:
+            times.append(seconds)
+
+
+def _ways(tx: GradientTransformation, state: dict[str, list[Any]], params: list[np.ndarray],
+          layout: _Layout | None) -> tuple[str, ...]:  # fmt: skip
+    """The ways a step of these arrays may run, the usual best first: "whole" (the chain on whole
+    arrays), "pieces" (by work items on this thread), "threads" (work items on a few threads)."""
+    if not _streamable(tx, state, params):
+        return ("whole",)
+    total = sum(p.size for p in params)
+    if total <= _CHUNK:  # one work item at most: nothing to share among threads
+        return ("pieces",) if layout is not None else ("whole",)
+    usual = ("threads" if _threaded(params, layout) else
+             "pieces" if _in_pieces(params, layout) else "whole")  # fmt: skip
+    ways = [usual]
+    ways += [
+        w for w in ("pieces", "threads") if w != usual and (w != "threads" or _num_threads > 1)
+    ]
+    if usual != "whole" and total <= _WHOLE_MAX:
+        ways.append("whole")
+    return tuple(ways)
+
+
+def _update(tx: GradientTransformation, grads: list[np.ndarray], state: dict[str, list[Any]],
+            params: list[np.ndarray], hyper: Mapping[str, Any],
+            whole: Callable[[], dict[str, list[Any]]], layout: _Layout | None = None,
+            tuner: _Tuner | None = None) -> dict[str, list[Any]]:  # fmt: skip
+    """params += tx.update(grads), the fastest way (`_Tuner`; without one, the usual way): by work
+    items (`_apply_in_pieces`) on one thread or a few, or by `whole()`, the caller's step on whole
+    arrays (it returns the new state). `grads` are only read. Returns the new state."""
+    ways = _ways(tx, state, params, layout)
+    if tuner is None or len(ways) == 1:
+        way = ways[0]
+        tuner = None
+    else:
+        way = tuner.choose(ways)
+    start = time.perf_counter()
+    if way == "whole":
+        state = whole()
+    else:
+        _apply_in_pieces(tx, grads, state, params, hyper, layout, threads=way == "threads")
+    if tuner is not None:
+        tuner.record(way, time.perf_counter() - start)
+    return state
 
 
 def _as_is(tx: GradientTransformation, grad: np.ndarray, data: np.ndarray) -> bool:
@@ -538,7 +613,8 @@ def _scratch(dtype: np.dtype, n: int) -> np.ndarray:
 
 def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
                      state: dict[str, list[Any]], params: list[np.ndarray],
-                     hyper: Mapping[str, Any], layout: _Layout | None = None) -> None:  # fmt: skip
+                     hyper: Mapping[str, Any], layout: _Layout | None = None,
+                     threads: bool = False) -> None:  # fmt: skip
     """params[i] += tx.update(grads[i]), computed one cache-sized work item at a time.
 
     For each item: run the whole chain on its pieces (views of the parameters and state arrays, and
@@ -548,8 +624,9 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
     Every array is then read from memory once and written once per step, and the chain's dozen
     NumPy passes run on data in cache. The chain is elementwise, so each coordinate is computed
     exactly as in a single whole-array update (bit-identical). Scalars in the state (step counts)
-    are repeated per piece, advance alike, and the first piece's value is kept. The items are shared
-    out to `get_num_threads()` threads as they go: NumPy releases the GIL inside each pass.
+    are repeated per piece, advance alike, and the first piece's value is kept. With `threads`, the
+    items are shared out to `get_num_threads()` threads as they go: NumPy releases the GIL inside
+    each pass.
 
     With a flat `layout` (all tensors adjacent in one buffer, state likewise, scalars shared) the
     pieces of an item are one slice of the buffers: one chain call per item, however many tensors.
@@ -616,7 +693,7 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
         return scalars
 
     next_item = itertools.count().__next__  # atomic under the GIL
-    helpers = min(_num_threads, len(items)) - 1 if _threaded(params, layout) else 0
+    helpers = min(_num_threads, len(items)) - 1 if threads else 0
     futures = [_executor().submit(run) for _ in range(helpers)]
     results = [run()] + [f.result() for f in futures]
     for scalars in results:
