@@ -32,8 +32,8 @@ def bench(name: str, n: int, ntensors: int, reps: int = 20) -> tuple[float, floa
     tgrads = [torch.from_numpy(g) for g in grads]
 
     def median_ms(fn) -> float:
-        fn()
-        fn()
+        for _ in range(12):  # warm-up; descentlab times its ways of stepping (see _Tuner)
+            fn()
         times = []
         for _ in range(reps):
             t0 = time.perf_counter()

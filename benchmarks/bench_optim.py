@@ -3,7 +3,7 @@
 torch's defaults on CPU tensors are the per-tensor loop (foreach=False, fused=False), each op
 running on torch's intra-op threads. Adam, SGD with momentum 0.9 and RMSprop over 1M and 10M
 float32 parameters split into 4 and 40 tensors. Each configuration is timed as the median (or, with
-`--stat min`, the minimum) of `--reps` steps after a warm-up, alternating the two libraries in
+`--stat min`, the minimum) of `--reps` steps after a 12-step warm-up, alternating the two libraries in
 blocks so that machine noise hits both alike. Gradients are fixed random arrays.
 
 The floor is memory bandwidth: a step must at least read the parameters, gradients and optimizer
@@ -96,9 +96,9 @@ def make_torch(kind: str, sizes: list[int], rng: np.random.Generator) -> Callabl
 
 
 def median_time(fns: dict[str, Callable[[], None]], reps: int, block: int = 5) -> dict[str, float]:
-    for fn in fns.values():  # warm-up: creates optimizer state, pages in buffers
-        fn()
-        fn()
+    for fn in fns.values():  # warm-up: creates optimizer state, pages in buffers, and lets
+        for _ in range(12):  # descentlab time its ways of stepping (3 tries each, see _Tuner)
+            fn()
     times: dict[str, list[float]] = {k: [] for k in fns}
     done = 0
     while done < reps:
