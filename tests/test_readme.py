@@ -43,6 +43,7 @@ def test_readme_python_examples_run_in_order(
             raise AssertionError(f"README python block {i + 1} failed: {exc!r}\n{code}") from exc
     assert namespace["accuracy"] > 0.93
     assert namespace["scores"]["accuracy"] > 0.95
+    assert namespace["keras_accuracy"] > 0.95
     assert (tmp_path / "digits.safetensors").exists()
     assert (tmp_path / "saddle-out" / "contour.png").exists()
 
