@@ -291,3 +291,12 @@ def test_conv_kernel_initializer_uses_keras_fans():
         conv(dl.randn(1, 28, 28, 3))
     with pytest.raises(ValueError, match="padding"):
         dk.layers.MaxPooling2D(padding="full")
+
+
+def test_state_dict_loads_into_an_unbuilt_model():
+    built = dk.Sequential(_cnn(dk)[1:])
+    built.build((8, 8, 1))
+    fresh = dk.Sequential(_cnn(dk)[1:])  # no Input: weights not created yet
+    fresh.load_state_dict(built.state_dict())
+    x = dl.tensor(np.random.default_rng(0).normal(size=(2, 8, 8, 1)).astype(np.float32))
+    np.testing.assert_array_equal(fresh(x).numpy(), built(x).numpy())

@@ -195,7 +195,37 @@ class _BufferRef:
         return getattr(self.module, self.name)
 
 
-class Dense(Layer):
+class _KernelLayer(Layer):
+    """A layer with a `kernel` and an optional `bias` (Dense, Conv2D): activation, initializers
+    and regularizers by Keras name, weights created by `build` from the first input."""
+
+    def _setup(self, what: str, activation: Any, use_bias: bool, kernel_initializer: Any,
+               bias_initializer: Any, kernel_regularizer: Any, bias_regularizer: Any,
+               dtype: Any) -> None:  # fmt: skip
+        self.use_bias, self._dtype = use_bias, np.dtype(dtype)
+        self.activation = _activation_module(activation)
+        self._kernel_init = _initializer(kernel_initializer, f"{what} kernel_initializer")
+        self._bias_init = _initializer(bias_initializer, f"{what} bias_initializer")
+        self.register_parameter("kernel", None)
+        self.register_parameter("bias", None)
+        for attr, reg in (("kernel", kernel_regularizer), ("bias", bias_regularizer)):
+            if reg is not None:
+                self._regularizers.append((attr, reg))
+
+    def _make_weights(self, kernel_shape: tuple[int, ...]) -> None:
+        self.kernel = Parameter(np.empty(kernel_shape, dtype=self._dtype))
+        self._kernel_init(self.kernel)
+        if self.use_bias:
+            self.bias = Parameter(np.empty(kernel_shape[-1], dtype=self._dtype))
+            self._bias_init(self.bias)
+
+    def _materialize_from_state(self, state: Any, prefix: str) -> None:
+        """Build from a state_dict's kernel shape before loading it (its channels are at -2)."""
+        if self.kernel is None and prefix + "kernel" in state:
+            self.build((None, state[prefix + "kernel"].shape[-2]))
+
+
+class Dense(_KernelLayer):
     """Fully connected: y = activation(x @ kernel + bias), kernel of shape (in, units) (Keras).
 
     Defaults as Keras: kernel Glorot-uniform U(-sqrt(6 / (in + units)), +), bias zeros, no
@@ -213,29 +243,15 @@ class Dense(Layer):
         super().__init__(**kwargs)
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
-        self.units, self.use_bias, self._dtype = units, use_bias, np.dtype(dtype)
-        self.activation = _activation_module(activation)
-        self._kernel_init = _initializer(kernel_initializer, "Dense kernel_initializer")
-        self._bias_init = _initializer(bias_initializer, "Dense bias_initializer")
-        self.register_parameter("kernel", None)
-        self.register_parameter("bias", None)
-        for attr, reg in (("kernel", kernel_regularizer), ("bias", bias_regularizer)):
-            if reg is not None:
-                self._regularizers.append((attr, reg))
+        self.units = units
+        self._setup("Dense", activation, use_bias, kernel_initializer, bias_initializer,
+                    kernel_regularizer, bias_regularizer, dtype)  # fmt: skip
         if self.input_shape is not None:
             self.build(self.input_shape)
 
     def build(self, input_shape: Sequence[int]) -> None:
         """Create the weights for inputs whose last dimension is input_shape[-1]."""
-        self.kernel = Parameter(np.empty((int(input_shape[-1]), self.units), dtype=self._dtype))
-        self._kernel_init(self.kernel)
-        if self.use_bias:
-            self.bias = Parameter(np.empty(self.units, dtype=self._dtype))
-            self._bias_init(self.bias)
-
-    def _materialize_from_state(self, state: Any, prefix: str) -> None:
-        if self.kernel is None and prefix + "kernel" in state:
-            self.build(state[prefix + "kernel"].shape)
+        self._make_weights((int(input_shape[-1]), self.units))
 
     def forward(self, x: Tensor) -> Tensor:
         if self.kernel is None:
@@ -430,7 +446,7 @@ def _check_nhwc(layer: Module, x: Tensor) -> None:
         )
 
 
-class Conv2D(Layer):
+class Conv2D(_KernelLayer):
     """Keras' 2-D convolution on channels-last input (N, H, W, C) -> (N, H', W', filters).
 
     out = activation(x (*) kernel + bias), kernel of shape (kh, kw, in, filters) as Keras,
@@ -457,36 +473,19 @@ class Conv2D(Layer):
             )
         if not isinstance(filters, int) or filters <= 0:
             raise ValueError(f"Conv2D: filters must be a positive integer, got {filters!r}")
-        self.filters, self.use_bias, self._dtype = filters, use_bias, np.dtype(dtype)
+        self.filters = filters
         self.kernel_size = _pair(kernel_size, "Conv2D kernel_size")
         self.strides = _pair(strides, "Conv2D strides")
         self.dilation_rate = _pair(dilation_rate, "Conv2D dilation_rate")
         self.padding = _padding(padding, "Conv2D")
-        self.activation = _activation_module(activation)
-        self._kernel_init = _initializer(kernel_initializer, "Conv2D kernel_initializer")
-        self._bias_init = _initializer(bias_initializer, "Conv2D bias_initializer")
-        self.register_parameter("kernel", None)
-        self.register_parameter("bias", None)
-        for attr, reg in (("kernel", kernel_regularizer), ("bias", bias_regularizer)):
-            if reg is not None:
-                self._regularizers.append((attr, reg))
+        self._setup("Conv2D", activation, use_bias, kernel_initializer, bias_initializer,
+                    kernel_regularizer, bias_regularizer, dtype)  # fmt: skip
         if self.input_shape is not None:
             self.build((None, *self.input_shape))
 
     def build(self, input_shape: Sequence[Any]) -> None:
         """Create the kernel for inputs with input_shape[-1] channels."""
-        kh, kw = self.kernel_size
-        self.kernel = Parameter(
-            np.empty((kh, kw, int(input_shape[-1]), self.filters), dtype=self._dtype)
-        )
-        self._kernel_init(self.kernel)
-        if self.use_bias:
-            self.bias = Parameter(np.empty(self.filters, dtype=self._dtype))
-            self._bias_init(self.bias)
-
-    def _materialize_from_state(self, state: Any, prefix: str) -> None:
-        if self.kernel is None and prefix + "kernel" in state:
-            self.build((None, None, None, state[prefix + "kernel"].shape[2]))
+        self._make_weights((*self.kernel_size, int(input_shape[-1]), self.filters))
 
     def forward(self, x: Tensor) -> Tensor:
         _check_nhwc(self, x)
