@@ -300,3 +300,14 @@ def test_state_dict_loads_into_an_unbuilt_model():
     fresh.load_state_dict(built.state_dict())
     x = dl.tensor(np.random.default_rng(0).normal(size=(2, 8, 8, 1)).astype(np.float32))
     np.testing.assert_array_equal(fresh(x).numpy(), built(x).numpy())
+
+
+def test_save_and_load_weights(tmp_path):
+    model = dk.Sequential(_cnn(dk))
+    path = model.save_weights(tmp_path / "cnn.weights")
+    other = dk.Sequential(_cnn(dk))
+    other.load_weights(path)
+    for a, b in zip(model.get_weights(), other.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(Exception, match="kernel|shape|missing"):
+        dk.Sequential([dk.Input(shape=(3,)), dk.layers.Dense(2)]).load_weights(path)

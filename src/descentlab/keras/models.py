@@ -1,5 +1,6 @@
 """Keras' model API on descentlab modules: `Sequential([...])` and subclassed `Model`s with
-`compile`, `fit`, `evaluate`, `predict`, `summary`, `get_weights`/`set_weights`.
+`compile`, `fit`, `evaluate`, `predict`, `summary`, `get_weights`/`set_weights`,
+`save_weights`/`load_weights`.
 
 `fit`, `evaluate` and `predict` are `descentlab.fit/evaluate/predict` with Keras' defaults: the
 optimizer by Keras name comes from `descentlab.keras.optimizers` (Keras' update rules and
@@ -24,6 +25,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -126,6 +128,20 @@ class Model(Module):
                 arrays.extend(p.data for p in m.parameters(recurse=False))
                 arrays.extend(b for _, b in m.named_buffers(recurse=False))
         return arrays
+
+    def save_weights(self, filepath: str | Path) -> Path:
+        """Write the weights to `filepath` (safetensors, atomically; Keras' `.weights.h5` is an
+        HDF5 file instead: here any name works and the format is always safetensors)."""
+        from descentlab.io import save
+
+        return save(self, filepath)
+
+    def load_weights(self, filepath: str | Path) -> None:
+        """Read weights written by `save_weights` (or `descentlab.save`); the model is unchanged
+        when the file does not fit it."""
+        from descentlab.io import load
+
+        load(filepath, self)
 
     # ------------------------------------------------------------------ training
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
