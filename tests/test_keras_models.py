@@ -199,7 +199,7 @@ def test_clear_errors():
     model.compile(optimizer="adam")
     with pytest.raises(ValueError, match="without a loss"):
         model.fit(np.zeros((4, 3)), np.zeros((4, 2)))
-    with pytest.raises(ValueError, match="unknown Keras optimizer"):
+    with pytest.raises(ValueError, match="unknown Keras optimizer 'adamm'; did you mean 'adam'"):
         model.compile(optimizer="adamm", loss="mse")
     built = dk.Sequential([dk.Input(shape=(3,)), dk.layers.Dense(2)])
     with pytest.raises(ValueError, match="has 2 weights, got 1"):

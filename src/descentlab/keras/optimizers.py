@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -933,7 +934,9 @@ def get(identifier: str | Optimizer, **kwargs: Any) -> Optimizer:
         return identifier
     key = str(identifier).lower()
     if key not in _ALL:
-        raise ValueError(f"unknown Keras optimizer {identifier!r}; known: {sorted(_ALL)}")
+        close = difflib.get_close_matches(key, _ALL, n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+        raise ValueError(f"unknown Keras optimizer {identifier!r}; {hint}known: {sorted(_ALL)}")
     return _ALL[key](**kwargs)
 
 
