@@ -96,7 +96,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[64])
     parser.add_argument(
         "--threads", type=int, default=None,
-        help="limit both libraries to this many threads (NumPy's BLAS through threadpoolctl)",
+        help="limit both libraries to this many threads (NumPy's BLAS through threadpoolctl, "
+        "descentlab.optim.set_num_threads)",
     )  # fmt: skip
     args = parser.parse_args()
 
@@ -107,6 +108,11 @@ def main() -> None:
 
         threadpool_limits(args.threads)
         torch.set_num_threads(args.threads)
+        # descentlab's own threads (large optimizer steps; none run in this benchmark's step
+        # today) follow too, so that the flag keeps meaning "both libraries on this many cores".
+        import descentlab as dl
+
+        dl.optim.set_num_threads(args.threads)
 
     rng = np.random.default_rng(1)
     rows = []
