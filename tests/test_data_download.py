@@ -127,3 +127,47 @@ def test_default_cache_dir_used(server, tmp_path, monkeypatch):
     monkeypatch.setenv("DESCENTLAB_CACHE", str(tmp_path / "env-cache"))
     path = download(f"{base}/data.bin", DIGEST)
     assert path == tmp_path / "env-cache" / "data.bin"
+
+
+def _fake_mnist(root: Path) -> dict[str, str]:
+    """Four small gzipped IDX files with MNIST's names; returns their SHA-256 sums."""
+    import gzip
+
+    import numpy as np
+
+    from descentlab.data import write_idx
+
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (12, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, 12, dtype=np.uint8),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, 5, dtype=np.uint8),
+    }
+    sums = {}
+    for stem, array in arrays.items():
+        write_idx(root / stem, array)
+        gz = root / f"{stem}.gz"
+        gz.write_bytes(gzip.compress((root / stem).read_bytes(), mtime=0))
+        sums[gz.name] = sha256sum(gz)
+    return sums
+
+
+def test_fetch_mnist_downloads_checks_and_loads(server, tmp_path):
+    from descentlab.data import MNIST_SHA256, fetch_fashion_mnist, fetch_mnist
+
+    base, hits = server
+    sums = _fake_mnist(tmp_path / "www")
+    cache = tmp_path / "cache"
+    d = fetch_mnist(cache_dir=cache, base_url=base, checksums=sums)
+    assert d.x.shape == (12, 1, 28, 28) and d.x_test.shape == (5, 1, 28, 28)
+    assert d.x.dtype.name == "float32" and d.x.min() >= 0.0 and d.x.max() <= 1.0
+    assert sorted(p.name for p in (cache / "mnist").iterdir()) == sorted(sums)
+    assert len(hits) == 4
+    fetch_mnist(cache_dir=cache, base_url=base, checksums=sums, flatten=True)
+    assert len(hits) == 4  # cached: no second download
+    # The published checksums are those of the real files: these fakes are refused, none kept.
+    assert set(MNIST_SHA256) == set(sums)
+    with pytest.raises(ChecksumError, match="train-images-idx3-ubyte.gz"):
+        fetch_fashion_mnist(cache_dir=cache, base_url=base)
+    assert not list((cache / "fashion_mnist").iterdir())

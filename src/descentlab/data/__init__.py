@@ -29,6 +29,12 @@ from descentlab.data.datasets import (
     make_xor,
 )
 from descentlab.data.download import ChecksumError, DownloadError, cache_dir, download, sha256sum
+from descentlab.data.fetch import (
+    FASHION_MNIST_SHA256,
+    MNIST_SHA256,
+    fetch_fashion_mnist,
+    fetch_mnist,
+)
 from descentlab.data.formats import (
     ImageFolder,
     load_csv,
@@ -80,6 +86,10 @@ __all__ = [
     "read_idx",
     "write_idx",
     "load_mnist",
+    "fetch_mnist",
+    "fetch_fashion_mnist",
+    "MNIST_SHA256",
+    "FASHION_MNIST_SHA256",
     "load_csv",
     "load_npz",
     "ImageFolder",
