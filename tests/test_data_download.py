@@ -171,3 +171,17 @@ def test_fetch_mnist_downloads_checks_and_loads(server, tmp_path):
     with pytest.raises(ChecksumError, match="train-images-idx3-ubyte.gz"):
         fetch_fashion_mnist(cache_dir=cache, base_url=base)
     assert not list((cache / "fashion_mnist").iterdir())
+
+
+def test_keras_datasets_mnist_load_data(server, tmp_path):
+    import numpy as np
+
+    from descentlab.data import read_idx
+    from descentlab.keras.datasets import mnist
+
+    base, _ = server
+    sums = _fake_mnist(tmp_path / "www")
+    (x, y), (xt, yt) = mnist.load_data(cache_dir=tmp_path / "c", base_url=base, checksums=sums)
+    assert x.dtype == np.uint8 and x.shape == (12, 28, 28) and yt.shape == (5,)
+    np.testing.assert_array_equal(x, read_idx(tmp_path / "www" / "train-images-idx3-ubyte"))
+    np.testing.assert_array_equal(yt, read_idx(tmp_path / "www" / "t10k-labels-idx1-ubyte"))

@@ -1,7 +1,7 @@
 """Keras-style facade: names, arguments, defaults and update rules of Keras 3.
 
 `Sequential`, `Model` and `Input` with `compile`/`fit`/`evaluate`/`predict`; `layers`, `optimizers`,
-`losses`, `metrics`, `callbacks` and `regularizers` under Keras' names. Submodules load on first
+`losses`, `metrics`, `callbacks`, `regularizers` and `datasets` under Keras' names. Submodules load on first
 use, so `import descentlab.keras` stays light (NumPy only).
 
 Example:
@@ -24,6 +24,7 @@ _SUBMODULES = {
     "regularizers": "descentlab.keras.regularizers",
     "metrics": "descentlab.train.metrics",
     "callbacks": "descentlab.train.callbacks",
+    "datasets": "descentlab.keras.datasets",
 }
 _NAMES = {"Sequential": "descentlab.keras.models", "Model": "descentlab.keras.models",
           "Input": "descentlab.keras.layers"}  # fmt: skip
