@@ -167,3 +167,14 @@ def test_bad_arguments_raise_clear_errors():
         F.gelu(dl.randn(2), "fast")
     with pytest.raises(ValueError, match="min_val .* must be below max_val"):
         nn.Hardtanh(1.0, -1.0)
+
+
+def test_softmax_by_name_uses_the_last_axis_without_a_warning():
+    import warnings
+
+    x = dl.tensor(np.random.default_rng(0).normal(size=(2, 3, 4)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = nn.activations.get("softmax")(x)
+    np.testing.assert_allclose(out.numpy().sum(axis=-1), 1.0)
+    assert nn.activations.get("softmax", dim=1).dim == 1

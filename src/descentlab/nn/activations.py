@@ -4,7 +4,9 @@ Names follow Keras where it has one ('relu', 'sigmoid', 'tanh', 'softmax', 'elu'
 'swish', 'silu', 'softplus', 'softsign', 'hard_sigmoid', 'linear', ...) and also accept the PyTorch
 spellings ('leaky_relu', 'hardsigmoid', 'logsigmoid', ...). Defaults are the PyTorch ones
 (e.g. leaky_relu slope 0.01; Keras's is 0.2): pass keyword arguments to override them,
-`get('leaky_relu', negative_slope=0.2)`.
+`get('leaky_relu', negative_slope=0.2)`. One exception: 'softmax', 'log_softmax' and 'softmin'
+by name work over the last axis (dim=-1, as Keras' activations), not with PyTorch's implicit,
+deprecated choice of dim.
 
 Example:
     >>> get("relu")
@@ -38,6 +40,9 @@ ACTIVATIONS: dict[str, Callable[..., Module]] = {
 }  # fmt: skip
 
 
+_LAST_AXIS = ("softmax", "log_softmax", "softmin")
+
+
 def names() -> list[str]:
     """Every name `get` accepts, sorted."""
     return sorted(ACTIVATIONS)
@@ -66,4 +71,6 @@ def get(identifier: str | Module | Callable[..., Any] | None, **kwargs: Any) -> 
         raise ValueError(
             f"unknown activation {identifier!r}; {hint}known names: {', '.join(names())}"
         )
+    if key in _LAST_AXIS:
+        kwargs.setdefault("dim", -1)
     return ACTIVATIONS[key](**kwargs)
