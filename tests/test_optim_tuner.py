@@ -35,6 +35,9 @@ def test_tuner_times_each_way_round_robin_then_keeps_the_fastest():
         lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
         lambda ps: optim.RMSprop(ps, lr=0.01, centered=True).flatten(),
         lambda ps: K.SGD(learning_rate=0.1, momentum=0.9, params=ps),
+        lambda ps: K.Adam(learning_rate=0.01, amsgrad=True, params=ps),
+        lambda ps: K.Nadam(learning_rate=0.01, params=ps),
+        lambda ps: K.Ftrl(learning_rate=0.1, l1_regularization_strength=0.01, params=ps),
     ],
 )
 def test_every_way_gives_the_same_trajectory(make, monkeypatch):

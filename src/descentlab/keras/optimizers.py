@@ -666,7 +666,7 @@ def _adam_step(
             out.append(g)
         return out, state
 
-    return GradientTransformation(init, update, readonly_updates=True)
+    return GradientTransformation(init, update, elementwise=True, readonly_updates=True)
 
 
 def _nadam_step(beta_1: float, beta_2: float, epsilon: float) -> GradientTransformation:
@@ -715,7 +715,7 @@ def _nadam_step(beta_1: float, beta_2: float, epsilon: float) -> GradientTransfo
             out.append(g)
         return out, state
 
-    return GradientTransformation(init, update, readonly_updates=True)
+    return GradientTransformation(init, update, elementwise=True, readonly_updates=True)
 
 
 class Adam(Optimizer):
@@ -881,7 +881,7 @@ def _ftrl_step(lr_power: float, initial_accumulator_value: float, l1: float, l2:
             np.copyto(acc, new_acc)
         return updates, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, elementwise=True)
 
 
 class Ftrl(Optimizer):
