@@ -186,7 +186,9 @@ def test_subclassed_model_and_summary(capsys):
     assert type(model.optimizer).__name__ == "RMSprop"
     model.fit(x, np.zeros((20, 2), np.float32), epochs=1, verbose=0)
     table = model.summary(print_fn=None)
-    assert "hidden" in table and "Total" in table
+    assert model.name == "two_layer" and model.hidden.name.startswith("dense")
+    assert f"{model.hidden.name} (Dense)" in table and "(None, 8)" in table
+    assert "Total params: 50 (200.00 B)" in table  # Keras' rows and totals
     assert [w.shape for w in model.get_weights()] == [(3, 8), (8,), (8, 2), (2,)]
 
 

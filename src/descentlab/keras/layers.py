@@ -18,7 +18,10 @@ Example:
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
+import re
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,6 +38,7 @@ from descentlab.tensor import Tensor
 
 __all__ = [
     "Layer",
+    "auto_name",
     "variance_scaling",
     "Input",
     "InputSpec",
@@ -117,6 +121,28 @@ def _activation_module(identifier: Any) -> Module:
     return activations.get(identifier)
 
 
+_NAME_COUNTS: defaultdict[str, itertools.count] = defaultdict(itertools.count)
+
+
+def auto_name(cls_name: str) -> str:
+    """Keras' default object name: the class name in snake case, made unique in this process
+    ('dense', 'dense_1', ...; 'BatchNormalization' -> 'batch_normalization')."""
+    name = re.sub(r"\W+", "", cls_name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)).lower()
+    uid = next(_NAME_COUNTS[name])
+    return name if uid == 0 else f"{name}_{uid}"
+
+
+def count_weights(module: Module) -> tuple[int, int]:
+    """(trainable, non-trainable) sizes of a layer's or model's weights, as Keras counts them:
+    frozen parameters and state such as BatchNormalization's moving statistics are
+    non-trainable."""
+    trainable = sum(p.size for p in module.parameters() if p.requires_grad)
+    frozen = sum(p.size for p in module.parameters() if not p.requires_grad)
+    buffers = sum(np.size(b) for _, b in module.named_buffers() if b is not None)
+    return trainable, frozen + buffers
+
+
 class InputSpec:
     """What `Input(shape=...)` returns: the per-sample shape that builds a `Sequential` at once."""
 
@@ -145,8 +171,34 @@ class Layer(Module):
         if input_dim is not None:
             input_shape = (input_dim,)
         self.input_shape = None if input_shape is None else tuple(input_shape)
-        self.name = name
+        self.name = name or auto_name(type(self).__name__)
         self._regularizers: list[tuple[str, Callable[[Tensor], Tensor]]] = []
+        self._trainable = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, Parameter) and not self.__dict__.get("_trainable", True):
+            value.requires_grad = False  # a frozen layer's weights, created after the freeze
+        super().__setattr__(name, value)
+
+    @property
+    def trainable(self) -> bool:
+        """Keras' freeze switch: `layer.trainable = False` keeps the weights out of training
+        (no gradients, no updates; a frozen BatchNormalization also uses its moving statistics,
+        as Keras). Takes effect at once (Keras asks for a new compile())."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for m in self.modules():
+            if isinstance(m, Layer):
+                m.__dict__["_trainable"] = self._trainable
+            for p in m.parameters(recurse=False):
+                p.requires_grad = self._trainable
+
+    def count_params(self) -> int:
+        """The number of weights (Keras: parameters plus state such as moving statistics)."""
+        return sum(count_weights(self))
 
     @property
     def losses(self) -> list[Tensor]:
@@ -275,10 +327,18 @@ class Dropout(_TorchDropout):
     the rest by 1 / (1 - rate) (inverted dropout); identity in evaluation. `seed` gives the layer
     its own generator (Keras' seed), else it draws from descentlab's global one."""
 
-    def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, rate: float, noise_shape: Any = None, seed: int | None = None,
+                 name: str | None = None, **kwargs: Any) -> None:  # fmt: skip
+        if noise_shape is not None:
+            raise ValueError("Dropout: noise_shape is not supported (use descentlab.nn.Dropout2d "
+                             "for whole channels)")  # fmt: skip
         generator = None if seed is None else np.random.default_rng(seed)
         super().__init__(p=rate, generator=generator)
         self.input_shape = kwargs.get("input_shape")
+        self.name = name or auto_name(type(self).__name__)
+
+    def count_params(self) -> int:
+        return 0
 
     def extra_repr(self) -> str:
         return f"rate={self.p}"
@@ -374,7 +434,7 @@ class BatchNormalization(_Normalization):
         if getattr(self, "moving_mean", None) is None:
             self.build(x.shape)
         axes = tuple(range(x.ndim - 1))
-        if self.training:
+        if self.training and self.trainable:  # Keras: a frozen BN uses its moving statistics
             if math.prod(x.shape[:-1]) <= 1:
                 raise ValueError(
                     f"BatchNormalization: expected more than 1 value per channel when training, "

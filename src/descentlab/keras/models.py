@@ -17,7 +17,7 @@ Example:
     >>> x, y = np.random.default_rng(0).normal(size=(64, 4)), np.arange(64) % 3
     >>> history = model.fit(x, y, epochs=2, batch_size=16, verbose=0)
     >>> sorted(history.history)
-    ['accuracy', 'loss', 'lr']
+    ['accuracy', 'loss']
     >>> model.predict(x[:2]).shape
     (2, 3)
 """
@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from descentlab.keras.layers import InputSpec, Layer
+from descentlab.keras.layers import InputSpec, Layer, auto_name, count_weights
+from descentlab.nn.dropout import Dropout as _Dropout
 from descentlab.nn.module import Module
 from descentlab.nn.module import Sequential as _TorchSequential
 from descentlab.tensor import Tensor, no_grad
@@ -45,6 +46,45 @@ def _verbose(verbose: Any) -> int:
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
     return int(verbose)
+
+
+class _Unweighted:
+    """A metric that ignores sample weights: Keras weights only `weighted_metrics` by
+    sample_weight / class_weight; `metrics` always count every sample once."""
+
+    def __init__(self, name: str, metric: Any) -> None:
+        self.name, self.metric = name, metric
+
+    def reset(self) -> None:
+        self.metric.reset()
+
+    def update(self, y_pred: Any, y_true: Any, sample_weight: Any = None) -> None:
+        self.metric.update(y_pred, y_true)
+
+    def result(self) -> Any:
+        return self.metric.result()
+
+
+def _compile_metrics(metrics: Any, weighted_metrics: Any) -> list[Any]:
+    from descentlab.train.fit import _resolve_metrics
+
+    for what, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+        if isinstance(value, dict):
+            raise ValueError(f"compile: {what} as a dict needs a model with named outputs, which "
+                             "descentlab.keras models do not have; pass a list")  # fmt: skip
+    plain = [_Unweighted(name, m) for name, m in _resolve_metrics(metrics or [])]
+    return plain + [m for _, m in _resolve_metrics(weighted_metrics or [])]
+
+
+def _has_batch_axis(model: Model, x: Any, who: str) -> None:
+    """Keras rejects one sample given without its batch axis; say so instead of guessing."""
+    shape = getattr(x, "shape", None)
+    if model._input_shape is not None and shape is not None and tuple(shape) == model._input_shape:
+        raise ValueError(
+            f"{who}: x has shape {tuple(shape)}, one sample without the batch axis; the model "
+            f"expects (batch, {', '.join(map(str, model._input_shape))}): pass x[None] (or "
+            "np.expand_dims(x, 0))"
+        )
 
 
 class Model(Module):
@@ -65,7 +105,7 @@ class Model(Module):
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__()
-        self.name = name
+        self.name = name or auto_name(type(self).__name__)
         self._compiled: dict[str, Any] | None = None
         self._input_shape: tuple[int, ...] | None = None
 
@@ -82,6 +122,42 @@ class Model(Module):
     def layers(self) -> list[Module]:
         """The direct sub-layers, in order."""
         return list(self.children())
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Module:
+        """A direct sub-layer by its `name` (Keras' 'dense', 'dense_1', ... or the one given) or
+        by its `index` in `layers`."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer: give either name or index")
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"get_layer: index {index} out of range for {len(layers)} layers")
+            return layers[index]
+        for layer in layers:
+            if getattr(layer, "name", None) == name:
+                return layer
+        known = [getattr(layer, "name", None) for layer in layers]
+        raise ValueError(f"get_layer: no layer named {name!r}; the layers are {known}")
+
+    def count_params(self) -> int:
+        """The number of weights, trainable and not (BatchNormalization's moving statistics
+        count, as in Keras)."""
+        return sum(count_weights(self))
+
+    @property
+    def trainable(self) -> bool:
+        """False freezes every layer (`model.trainable = False`, Keras' transfer-learning idiom)."""
+        return self.__dict__.get("_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self.__dict__["_trainable"] = bool(value)
+        for m in self.modules():
+            if isinstance(m, Layer):
+                m.trainable = value
+            else:
+                for p in m.parameters(recurse=False):
+                    p.requires_grad = bool(value)
 
     @property
     def losses(self) -> list[Tensor]:
@@ -159,9 +235,30 @@ class Model(Module):
 
         if isinstance(optimizer, str):
             optimizer = optimizers.get(optimizer)
+        else:
+            self._check_own_optimizer(optimizer)
         if loss is not None:
             loss = losses.get(loss)  # a plain function is Keras' fn(y_true, y_pred)
-        self._compiled = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics or [])}
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        metric_list = _compile_metrics(metrics, kwargs.get("weighted_metrics"))
+        self._compiled = {"optimizer": optimizer, "loss": loss, "metrics": metric_list}
+
+    def _check_own_optimizer(self, optimizer: Any) -> None:
+        """Keras refuses an optimizer already built for another model's variables; say so here,
+        at compile time, in Keras' terms."""
+        groups = getattr(optimizer, "param_groups", None)
+        if not groups or getattr(optimizer, "built", True) is False:
+            return
+        held = {id(p) for group in groups for p in group.get("params", ())}
+        mine = list(self.parameters())
+        if held and mine and not any(id(p) in held for p in mine):
+            raise ValueError(
+                f"compile: this {type(optimizer).__name__} was already used with another model "
+                "(Keras: 'This optimizer can only be called for the variables it was originally "
+                "built with'); create a new optimizer for each model, e.g. "
+                "keras.optimizers.SGD(learning_rate=0.01)"
+            )
 
     @property
     def optimizer(self) -> Any:
@@ -184,13 +281,22 @@ class Model(Module):
         from descentlab.train.fit import fit
 
         c = self._require_compiled("fit")
+        _has_batch_axis(self, x, "fit")
         self._note_input(x)
-        return fit(self, x, y, loss=c["loss"], optimizer=c["optimizer"],
-                   batch_size=32 if batch_size is None else batch_size, epochs=epochs,
-                   validation_split=validation_split, validation_data=validation_data,
-                   shuffle=shuffle, class_weight=class_weight, sample_weight=sample_weight,
-                   metrics=c["metrics"], callbacks=list(callbacks or []),
-                   initial_epoch=initial_epoch, verbose=_verbose(verbose), **kwargs)  # fmt: skip
+        self._check_own_optimizer(c["optimizer"])
+        history = fit(self, x, y, loss=c["loss"], optimizer=c["optimizer"],
+                      batch_size=32 if batch_size is None else batch_size, epochs=epochs,
+                      validation_split=validation_split, validation_data=validation_data,
+                      shuffle=shuffle, class_weight=class_weight, sample_weight=sample_weight,
+                      metrics=c["metrics"], callbacks=list(callbacks or []),
+                      initial_epoch=initial_epoch, verbose=_verbose(verbose), **kwargs)  # fmt: skip
+        # Keras' History holds the loss and metrics only (a learning-rate callback adds
+        # 'learning_rate'); descentlab.fit also logs 'lr' every epoch.
+        lr = history.history.pop("lr", None)
+        if lr is not None and any(type(cb).__name__ in ("LearningRateScheduler", "ReduceLROnPlateau")
+                                  for cb in callbacks or []):  # fmt: skip
+            history.history["learning_rate"] = lr
+        return history
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
                  verbose: Any = "auto", sample_weight: Any = None,
@@ -200,6 +306,7 @@ class Model(Module):
         from descentlab.train.fit import evaluate
 
         c = self._require_compiled("evaluate")
+        _has_batch_axis(self, x, "evaluate")
         scores = evaluate(self, x, y, loss=c["loss"], metrics=c["metrics"],
                           batch_size=32 if batch_size is None else batch_size,
                           sample_weight=sample_weight, verbose=0)  # fmt: skip
@@ -215,23 +322,88 @@ class Model(Module):
         """The model's outputs for x as a NumPy array, batch by batch, in evaluation mode."""
         from descentlab.train.fit import predict
 
+        _has_batch_axis(self, x, "predict")
         return predict(self, x, batch_size=32 if batch_size is None else batch_size)
+
+    def predict_on_batch(self, x: Any) -> np.ndarray:
+        """The outputs for one batch x, in evaluation mode (Keras' `predict_on_batch`)."""
+        return self.predict(x, batch_size=max(len(x), 1), verbose=0)
 
     def summary(self, print_fn: Any = print) -> str:
         """Keras-like table of layers, output shapes and parameter counts (needs a built model:
         an `Input`, `input_shape=` on the first layer, or one call / fit first)."""
-        from descentlab.nn.summary import summary
-
         if self._input_shape is None:
             raise ValueError(
                 "summary: the model does not know its input shape yet; start the Sequential with "
                 "keras.Input(shape=...), or call the model (or fit it) once"
             )
-        return summary(self, self._input_shape, print_fn=print_fn)
+        rows = self._summary_rows()
+        header = ("Layer (type)", "Output Shape", "Param #")
+        w0 = max(len(header[0]), *(len(r[0]) for r in rows)) + 2
+        w1 = max(len(header[1]), *(len(r[1]) for r in rows)) + 2
+        w2 = max(len(header[2]), *(len(f"{r[2]:,}") for r in rows))
+        trainable, frozen = count_weights(self)
+        itemsize = next((p.data.itemsize for p in self.parameters()), 4)
+        lines = [f'Model: "{self.name}"', f"{header[0]:<{w0}}{header[1]:<{w1}}{header[2]:>{w2}}",
+                 "=" * (w0 + w1 + w2)]  # fmt: skip
+        lines += [f"{a:<{w0}}{b:<{w1}}{c:>{w2},}" for a, b, c in rows]
+        lines.append("=" * (w0 + w1 + w2))
+        for label, n in (("Total", trainable + frozen), ("Trainable", trainable),
+                         ("Non-trainable", frozen)):  # fmt: skip
+            lines.append(f" {label} params: {n:,} ({_readable_size(n * itemsize)})")
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def _summary_rows(self) -> list[tuple[str, str, int]]:
+        """One row per Keras layer in call order: 'name (Type)', output shape, weight count."""
+        layers: list[Module] = []
+
+        def collect(module: Module) -> None:
+            for child in module.children():
+                keras_like = isinstance(child, (Layer, Model, _Dropout))
+                if keras_like or not child._modules:
+                    layers.append(child)
+                else:
+                    collect(child)
+
+        collect(self)
+        outputs: dict[int, str] = {}
+
+        def record(module: Module, inputs: tuple, out: Any) -> None:
+            if id(module) not in outputs:
+                shape = getattr(out, "shape", None)
+                outputs[id(module)] = "?" if shape is None else str((None, *shape[1:]))
+
+        handles = [m.register_forward_hook(record) for m in layers]
+        modes = {id(m): m.training for m in self.modules()}
+        try:
+            self.eval()
+            with no_grad():
+                self(Tensor(np.zeros((2, *self._input_shape), np.float32)))
+        finally:
+            for h in handles:
+                h.remove()
+            for m in self.modules():
+                object.__setattr__(m, "training", modes.get(id(m), m.training))
+        names = {id(m): n for n, m in self.named_modules()}
+        return [(f"{getattr(m, 'name', None) or names[id(m)]} ({type(m).__name__})",
+                 outputs.get(id(m), "(unused)"), sum(count_weights(m)))
+                for m in layers]  # fmt: skip
 
     def _note_input(self, x: Any) -> None:
         if self._input_shape is None and hasattr(x, "shape") and len(x.shape) > 1:
             self._input_shape = tuple(x.shape[1:])
+
+
+def _readable_size(nbytes: float) -> str:
+    """Keras' size in a summary: '172.00 B', '1.54 KB', ... (powers of 1024)."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if nbytes < 1024:
+            return f"{nbytes:.2f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.2f} PB"
 
 
 class Sequential(Model, _TorchSequential):
