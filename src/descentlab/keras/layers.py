@@ -212,39 +212,32 @@ class Layer(Module):
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights in Keras order (parameters, then non-trainable state)."""
-        return [np.array(t.data) for t in self._keras_weights()]
+        return [np.array(w) for w in own_weights(self)]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Load arrays given in `get_weights()` order (shapes must match)."""
-        mine = self._keras_weights()
-        if len(weights) != len(mine):
+        assign_weights(own_weights(self), weights, f"{type(self).__name__}.set_weights")
+
+
+def own_weights(module: Module) -> list[np.ndarray]:
+    """A module's own weight arrays (not its sub-modules'), in Keras order: parameters, then
+    buffers such as BatchNormalization's moving statistics, each in the order it was created."""
+    return [p.data for p in module.parameters(recurse=False)] + [
+        b for _, b in module.named_buffers(recurse=False)
+    ]
+
+
+def assign_weights(targets: Sequence[np.ndarray], weights: Sequence[Any], who: str) -> None:
+    """Copy `weights` into the `targets` arrays in place; the counts and each shape must match."""
+    if len(weights) != len(targets):
+        raise ValueError(f"{who}: there are {len(targets)} weights, got {len(weights)} array(s)")
+    for i, (dst, src) in enumerate(zip(targets, weights)):
+        src = np.asarray(src)
+        if src.shape != dst.shape:
             raise ValueError(
-                f"{type(self).__name__}.set_weights: expected {len(mine)} arrays, got {len(weights)}"
+                f"{who}: weight {i} has shape {dst.shape}, got an array of shape {src.shape}"
             )
-        for t, w in zip(mine, weights):
-            w = np.asarray(w)
-            if w.shape != t.data.shape:
-                raise ValueError(
-                    f"{type(self).__name__}.set_weights: shape {w.shape} does not match the "
-                    f"weight of shape {t.data.shape}"
-                )
-            t.data[...] = w
-
-    def _keras_weights(self) -> list[Any]:
-        return [p for p in self.parameters(recurse=False)] + [
-            _BufferRef(self, name) for name, _ in self.named_buffers(recurse=False)
-        ]
-
-
-class _BufferRef:
-    """A buffer seen through `.data`, so get/set_weights treat buffers and parameters alike."""
-
-    def __init__(self, module: Module, name: str) -> None:
-        self.module, self.name = module, name
-
-    @property
-    def data(self) -> np.ndarray:
-        return getattr(self.module, self.name)
+        dst[...] = src
 
 
 class _KernelLayer(Layer):
@@ -451,10 +444,6 @@ class BatchNormalization(_Normalization):
             inv = (1.0 / np.sqrt(self.moving_variance + self.epsilon)).astype(x.dtype)
             y = (x - self.moving_mean.astype(x.dtype)) * inv
         return self._affine(y)
-
-    def _keras_weights(self) -> list[Any]:
-        params = [p for p in (self.gamma, self.beta) if p is not None]
-        return params + [_BufferRef(self, "moving_mean"), _BufferRef(self, "moving_variance")]
 
 
 class LayerNormalization(_Normalization):

@@ -24,13 +24,22 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from descentlab.keras.layers import InputSpec, Layer, auto_name, count_weights
+from descentlab.keras.layers import (
+    InputSpec,
+    Layer,
+    assign_weights,
+    auto_name,
+    count_weights,
+    own_weights,
+)
 from descentlab.nn.dropout import Dropout as _Dropout
 from descentlab.nn.module import Module
 from descentlab.nn.module import Sequential as _TorchSequential
@@ -167,12 +176,7 @@ class Model(Module):
     def regularization_loss(self) -> Tensor | None:
         """The sum of `losses` (added to the training loss by `fit`), or None when there are none."""
         terms = self.losses
-        if not terms:
-            return None
-        total = terms[0]
-        for t in terms[1:]:
-            total = total + t
-        return total
+        return functools.reduce(operator.add, terms) if terms else None
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every weight, layer by layer in Keras order (e.g. kernel, bias; gamma, beta,
@@ -181,29 +185,10 @@ class Model(Module):
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Load arrays given in `get_weights()` order; counts and shapes must match."""
-        mine = self._weight_arrays()
-        if len(weights) != len(mine):
-            raise ValueError(f"set_weights: the model has {len(mine)} weights, got {len(weights)}")
-        for i, (dst, src) in enumerate(zip(mine, weights)):
-            src = np.asarray(src)
-            if src.shape != dst.shape:
-                raise ValueError(
-                    f"set_weights: weight {i} has shape {dst.shape}, got an array of shape "
-                    f"{src.shape}"
-                )
-            dst[...] = src
+        assign_weights(self._weight_arrays(), weights, "set_weights")
 
     def _weight_arrays(self) -> list[np.ndarray]:
-        arrays: list[np.ndarray] = []
-        for m in self.modules():
-            if m._modules and m is not self and not hasattr(m, "_keras_weights"):
-                continue  # a container: its leaves are visited on their own
-            if hasattr(m, "_keras_weights"):
-                arrays.extend(w.data for w in m._keras_weights())
-            elif m is not self or not m._modules:
-                arrays.extend(p.data for p in m.parameters(recurse=False))
-                arrays.extend(b for _, b in m.named_buffers(recurse=False))
-        return arrays
+        return [w for m in self.modules() for w in own_weights(m)]
 
     def save_weights(self, filepath: str | Path) -> Path:
         """Write the weights to `filepath` (safetensors, atomically; Keras' `.weights.h5` is an

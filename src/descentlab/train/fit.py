@@ -387,11 +387,15 @@ def _closure_step(model: Any, opt: Any, xb: np.ndarray, yb: np.ndarray, w: np.nd
     return first[0]
 
 
-def _with_penalty(model: Any, value: Tensor) -> Tensor:
-    """Add the model's `regularization_loss()` (Keras layers' kernel_regularizer penalties), as
-    Keras' fit does; the logged loss includes it there too."""
+def _penalty(model: Any) -> Tensor | None:
+    """The model's `regularization_loss()` (Keras layers' kernel_regularizer penalties), if any."""
     penalty = getattr(model, "regularization_loss", None)
-    extra = penalty() if callable(penalty) else None
+    return penalty() if callable(penalty) else None
+
+
+def _with_penalty(model: Any, value: Tensor) -> Tensor:
+    """The batch loss plus the model's penalty, as Keras' fit trains on and logs it."""
+    extra = _penalty(model)
     return value if extra is None else value + extra
 
 
@@ -527,9 +531,9 @@ def _run_eval(model: Any, loader: Any, loss_fn: Any, metrics: list[tuple[str, An
     if seen == 0:
         raise ValueError("evaluation data yielded no samples")
     out = {} if loss_fn is None else {"loss": total / seen}
-    if loss_fn is not None and callable(getattr(model, "regularization_loss", None)):
+    if loss_fn is not None:
         with no_grad():
-            penalty = model.regularization_loss()
+            penalty = _penalty(model)
         if penalty is not None:  # Keras' evaluate and val_loss include the weight penalties
             out["loss"] += float(penalty.data)
     out.update(_results(metrics))
