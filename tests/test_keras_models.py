@@ -289,7 +289,7 @@ def test_conv_kernel_initializer_uses_keras_fans():
     assert w.shape == (5, 5, 32, 64) and limit * 0.99 < np.abs(w).max() <= limit
     with pytest.raises(ValueError, match="channels-last input"):
         conv(dl.randn(2, 28, 28))
-    with pytest.raises(ValueError, match=r"expected 32 input channels"):
+    with pytest.raises(ValueError, match=r"expected input with 32 input channels"):
         conv(dl.randn(1, 28, 28, 3))
     with pytest.raises(ValueError, match="padding"):
         dk.layers.MaxPooling2D(padding="full")

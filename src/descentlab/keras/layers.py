@@ -264,6 +264,17 @@ class _KernelLayer(Layer):
             self.bias = Parameter(np.empty(kernel_shape[-1], dtype=self._dtype))
             self._bias_init(self.bias)
 
+    def _build_for(self, x: Tensor, layer: str, what: str) -> None:
+        """Create the weights from the first input; later inputs must have the same last axis."""
+        if self.kernel is None:
+            self.build(x.shape)
+        expected = self.kernel.shape[-2]  # the input size sits second to last in Keras' kernels
+        if x.shape[-1] != expected:
+            raise ValueError(
+                f"{layer} expected input with {expected} {what}, got input of shape "
+                f"{tuple(x.shape)}"
+            )
+
     def _materialize_from_state(self, state: Any, prefix: str) -> None:
         """Build from a state_dict's kernel shape before loading it (its channels are at -2)."""
         if self.kernel is None and prefix + "kernel" in state:
@@ -299,13 +310,7 @@ class Dense(_KernelLayer):
         self._make_weights((int(input_shape[-1]), self.units))
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.kernel is None:
-            self.build(x.shape)
-        if x.shape[-1] != self.kernel.shape[0]:
-            raise ValueError(
-                f"Dense({self.units}) expected input with {self.kernel.shape[0]} features in the "
-                f"last dimension, got input of shape {tuple(x.shape)}"
-            )
+        self._build_for(x, f"Dense({self.units})", "features in the last dimension")
         y = x @ self.kernel
         if self.bias is not None:
             y = y + self.bias
@@ -538,13 +543,7 @@ class Conv2D(_KernelLayer):
 
     def forward(self, x: Tensor) -> Tensor:
         _check_nhwc(self, x)
-        if self.kernel is None:
-            self.build(x.shape)
-        if x.shape[-1] != self.kernel.shape[2]:
-            raise ValueError(
-                f"Conv2D({self.filters}) expected {self.kernel.shape[2]} input channels (last "
-                f"axis), got input of shape {tuple(x.shape)}"
-            )
+        self._build_for(x, f"Conv2D({self.filters})", "input channels (last axis)")
         h = x.permute(0, 3, 1, 2)
         if self.padding == "same":
             (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
