@@ -46,7 +46,7 @@ from descentlab.optim import transforms as T
 from descentlab.optim.optimizer import Optimizer as _TorchStyleOptimizer
 from descentlab.optim.optimizer import _as_is, _Tuner, _update
 from descentlab.optim.registry import OptimizerSpec, register
-from descentlab.optim.transforms import GradientTransformation
+from descentlab.optim.transforms import GradientTransformation, apply_updates
 from descentlab.tensor import Tensor, enable_grad
 
 __all__ = [
@@ -470,10 +470,7 @@ class Optimizer(_TorchStyleOptimizer):
         ]
 
         def whole() -> dict[str, list[Any]]:
-            updates, new_state = tx.update(grads, state, datas, hyper)
-            for d, u in zip(datas, updates):
-                d += u
-            return new_state
+            return apply_updates(tx, grads, state, datas, hyper)
 
         tuner = self._tuners.setdefault(tuple(index), _Tuner())
         state = _update(tx, grads, state, datas, hyper, whole, tuner=tuner)

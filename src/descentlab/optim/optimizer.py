@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from descentlab.optim.transforms import GradientTransformation, readonly
+from descentlab.optim.transforms import GradientTransformation, apply_updates, readonly
 from descentlab.tensor import Tensor, enable_grad
 
 __all__ = ["Optimizer", "check_hyperparameters", "set_num_threads", "get_num_threads"]
@@ -231,10 +231,7 @@ class Optimizer:
                 readonly(p.grad) if _as_is(tx, p.grad, p.data) else self._grad_copy(i, p)
                 for i, p in zip(index, params)
             ]
-            updates, new_state = tx.update(updates, state, datas, group)
-            for d, u in zip(datas, updates):
-                d += u
-            return new_state
+            return apply_updates(tx, updates, state, datas, group)
 
         tuner = self._tuners.setdefault((tuple(index), layout is not None), _Tuner())
         grads = [p.grad for p in params]
@@ -677,9 +674,7 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
             item = items[n]
             updates, views, pieces = inputs(item)
             kept = {k: list(v) for k, v in pieces.items()}
-            new_u, new_s = tx.update(updates, pieces, views, hyper)
-            for p, u in zip(views, new_u):
-                p += u
+            new_s = apply_updates(tx, updates, pieces, views, hyper)
             starts = [a for _, a, _ in item] if layout is None else [0]
             for k, values in new_s.items():
                 if k not in kept:

@@ -1,0 +1,144 @@
+"""Fused optimizer passes: BLAS axpy/axpby through ctypes (or their NumPy form), and
+`apply_updates`, which folds the final `-lr` scaling into the add to the parameters."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import descentlab as dl
+from descentlab import optim
+from descentlab.keras import optimizers as K
+from descentlab.optim import _blas
+from descentlab.optim import transforms as T
+
+
+@pytest.fixture
+def numpy_only(monkeypatch):
+    """Run with the NumPy form of axpy/axpby, as on a machine without NumPy's OpenBLAS."""
+    monkeypatch.setattr(_blas, "_routines", None)
+    monkeypatch.setattr(_blas, "_loaded", True)
+
+
+def test_numpys_bundled_openblas_is_found_on_this_machine():
+    # NumPy's Linux wheels ship OpenBLAS with cblas_?axpby: the fused path must really be used here
+    if sys.platform.startswith("linux"):
+        assert _blas.available()
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-6), (np.float64, 1e-15)])
+@pytest.mark.parametrize("n", [1, 7, 33, 1000, 100_003])
+def test_axpy_and_axpby_compute_the_formula(dtype, rtol, n):
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal(n).astype(dtype)
+    y0 = rng.standard_normal(n).astype(dtype)
+    y = y0.copy()
+    _blas.axpby(0.3, x, 0.9, y)
+    np.testing.assert_allclose(y, 0.3 * x.astype(np.float64) + 0.9 * y0, rtol=rtol, atol=rtol)
+    y = y0.copy()
+    _blas.axpy(-1e-3, x, y)
+    np.testing.assert_allclose(y, y0 - 1e-3 * x.astype(np.float64), rtol=rtol, atol=rtol)
+
+
+def test_odd_layouts_and_dtypes_take_the_numpy_form():
+    rng = np.random.default_rng(0)
+    cases = [
+        (rng.standard_normal((6, 8))[:, ::2], rng.standard_normal((6, 4))),  # strided x
+        (rng.standard_normal(9), rng.standard_normal(18)[::2]),  # strided y
+        (rng.standard_normal(5).astype(np.float16), rng.standard_normal(5).astype(np.float16)),
+        (rng.standard_normal(5), rng.standard_normal(5).astype(np.float32)),  # mixed dtypes
+        (np.float64(2.0) * np.ones((2, 3)), np.ones((2, 3)).T.copy().T),  # Fortran-ordered y
+    ]
+    for x, y in cases:
+        want = 0.5 * x + 0.25 * y
+        _blas.axpby(0.5, x, 0.25, y)
+        np.testing.assert_allclose(y, want.astype(y.dtype), rtol=1e-3)
+
+
+def test_a_read_only_target_is_refused():
+    y = T.readonly(np.ones(4))
+    with pytest.raises(ValueError, match="read-only"):
+        _blas.axpy(1.0, np.ones(4), y)
+
+
+def test_descentlab_no_blas_turns_the_fused_routines_off():
+    code = "from descentlab.optim import _blas; print(_blas.available())"
+    env = {"DESCENTLAB_NO_BLAS": "1", "PATH": ""}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize(
+    "tx",
+    [
+        T.chain(T.trace(0.9), T.scale_by_learning_rate(0.1)),
+        T.chain(T.scale_by_adam(), T.scale_by_learning_rate(None)),
+        T.chain(T.scale_by_rms(centered=True), T.scale_by_learning_rate(lambda s: 0.1 / (1 + s))),
+        T.chain(T.scale_by_learning_rate(0.1), T.trace(0.9, convention="keras")),
+    ],
+)
+def test_apply_updates_adds_what_update_returns(tx):
+    rng = np.random.default_rng(1)
+    p_fused = [rng.standard_normal(50), rng.standard_normal((3, 4))]
+    p_plain = [p.copy() for p in p_fused]
+    s_fused, s_plain = tx.init(p_fused), tx.init(p_plain)
+    for _ in range(5):
+        grads = [rng.standard_normal(p.shape) for p in p_fused]
+        s_fused = T.apply_updates(tx, [g.copy() for g in grads], s_fused, p_fused, {"lr": 0.1})
+        updates, s_plain = tx.update([g.copy() for g in grads], s_plain, p_plain, {"lr": 0.1})
+        for p, u in zip(p_plain, updates):
+            p += u
+    for a, b in zip(p_fused, p_plain):
+        np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
+
+
+def test_only_a_fixed_or_live_rate_fuses():
+    assert T.chain(T.trace(0.9), T.scale_by_learning_rate(0.1)).apply is not None
+    assert T.chain(T.trace(0.9), T.scale_by_learning_rate(lambda s: 0.1)).apply is None
+    assert T.chain(T.scale_by_learning_rate(0.1), T.trace(0.9)).apply is None
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, dampening=0.1),
+        lambda ps: optim.Adam(ps, lr=0.01),
+        lambda ps: optim.RMSprop(ps, lr=0.01, centered=True, momentum=0.5),
+        lambda ps: K.RMSprop(learning_rate=0.01, params=ps),
+    ],
+)
+def test_fused_and_numpy_forms_give_the_same_trajectory(make, monkeypatch):
+    def run() -> list[np.ndarray]:
+        rng = np.random.default_rng(2)
+        params = [dl.nn.Parameter(rng.standard_normal(s)) for s in [(20, 5), (5,)]]
+        opt = make(params)
+        for _ in range(100):
+            for p in params:
+                p.grad = np.sin(3.0 * p.data) + 0.1 * rng.standard_normal(p.data.shape)
+            opt.step()
+        return [p.data.copy() for p in params]
+
+    fused = run()
+    monkeypatch.setattr(_blas, "_routines", None)
+    monkeypatch.setattr(_blas, "_loaded", True)
+    plain = run()
+    for a, b in zip(fused, plain):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+def test_numpy_form_matches_torch(numpy_only, torch):
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal(30)
+    p = dl.nn.Parameter(w0.copy())
+    tp = torch.tensor(w0.copy(), requires_grad=True)
+    ours = optim.Adam([p], lr=0.01)
+    theirs = torch.optim.Adam([tp], lr=0.01, foreach=False)
+    for _ in range(100):
+        g = rng.standard_normal(30)
+        p.grad, tp.grad = g.copy(), torch.tensor(g)
+        ours.step()
+        theirs.step()
+    np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-10)
