@@ -142,3 +142,9 @@ def test_numpy_form_matches_torch(numpy_only, torch):
         ours.step()
         theirs.step()
     np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-10)
+
+
+def test_the_fast_data_address_agrees_with_numpys():
+    base = np.arange(24.0, dtype=np.float32).reshape(4, 6)
+    for a in [base, base[1:], base[:, 2:], base.T, T.readonly(base[2]), np.empty(0)]:
+        assert _blas._array_data_address(a) == a.ctypes.data

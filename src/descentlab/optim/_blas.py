@@ -2,11 +2,13 @@
 
 NumPy has no fused `a*x + y`: written with ufuncs it is two passes over memory and a temporary,
 and an optimizer step is nothing but such passes (SGD with momentum: four; Adam: a dozen). The BLAS
-that NumPy's wheels bundle (OpenBLAS) has them as level-1 routines, `axpy` (threaded for long
-vectors) and `axpby`, so this module calls those through ctypes when it can find them, and falls
-back to NumPy otherwise (another BLAS, a dtype other than float32/float64, a non-contiguous
-array). The rounding may differ from the two-pass NumPy form in the last bit (a fused multiply-add
-rounds once); a given machine and array layout always takes the same path, so runs stay
+that NumPy's wheels bundle (OpenBLAS) has the level-1 routine `axpby`, so this module calls it
+through ctypes when it can find it, and falls back to NumPy otherwise (another BLAS, a dtype other
+than float32/float64, a non-contiguous array). `axpy` is `axpby` with b = 1 rather than BLAS's own
+axpy: that one wakes OpenBLAS's worker threads, which then spin on the core our own step threads
+(and the next GEMM) want, for no gain on cache-sized pieces. The rounding may differ from the
+two-pass NumPy form in the last bit (a fused multiply-add rounds once); a given machine and array
+layout always takes the same path, and pieces of an array round exactly as the whole, so runs stay
 reproducible bit for bit. Set DESCENTLAB_NO_BLAS=1 to always use the NumPy form.
 
 Example:
@@ -29,10 +31,11 @@ import numpy as np
 
 __all__ = ["axpy", "axpby", "available"]
 
-# (axpy, axpby) per dtype, or None when no usable BLAS was found
-_Routines = dict[np.dtype, tuple[Callable[..., None], Callable[..., None]]]
+# cblas_?axpby per dtype, or None when no usable BLAS was found
+_Routines = dict[np.dtype, Callable[..., None]]
 _routines: _Routines | None = None
 _loaded = False
+_address: Callable[[np.ndarray], int] = lambda a: a.ctypes.data  # noqa: E731 (set by _load)
 
 
 def _library_files() -> list[str]:
@@ -43,20 +46,17 @@ def _library_files() -> list[str]:
     return sorted(f for pattern in patterns for f in glob.glob(pattern))
 
 
-def _bind(lib: Any, name: str, index: type, scalar: type, with_beta: bool) -> Callable[..., None]:
+def _bind(lib: Any, name: str, index: type, scalar: type) -> Callable[..., None]:
+    """cblas_?axpby(n, alpha, x, incx, beta, y, incy) from `lib`, typed for ctypes."""
     fn = getattr(lib, name)
     ptr = ctypes.c_void_p
-    fn.argtypes = (
-        [index, scalar, ptr, index, scalar, ptr, index]
-        if with_beta
-        else [index, scalar, ptr, index, ptr, index]
-    )
+    fn.argtypes = [index, scalar, ptr, index, scalar, ptr, index]
     fn.restype = None
     return fn
 
 
 def _load() -> _Routines | None:
-    """Find cblas_?axpy / cblas_?axpby (64-bit or 32-bit integer interface) in NumPy's BLAS."""
+    """Find cblas_saxpby / cblas_daxpby (64-bit or 32-bit integer interface) in NumPy's BLAS."""
     if os.environ.get("DESCENTLAB_NO_BLAS", "") not in ("", "0"):
         return None
     for path in _library_files():
@@ -69,13 +69,11 @@ def _load() -> _Routines | None:
                                       ("cblas_", "", ctypes.c_int)):  # fmt: skip
             try:
                 return {
-                    np.dtype(np.float32): (
-                        _bind(lib, f"{prefix}saxpy{suffix}", index, ctypes.c_float, False),
-                        _bind(lib, f"{prefix}saxpby{suffix}", index, ctypes.c_float, True),
+                    np.dtype(np.float32): _bind(
+                        lib, f"{prefix}saxpby{suffix}", index, ctypes.c_float
                     ),
-                    np.dtype(np.float64): (
-                        _bind(lib, f"{prefix}daxpy{suffix}", index, ctypes.c_double, False),
-                        _bind(lib, f"{prefix}daxpby{suffix}", index, ctypes.c_double, True),
+                    np.dtype(np.float64): _bind(
+                        lib, f"{prefix}daxpby{suffix}", index, ctypes.c_double
                     ),
                 }
             except AttributeError:
@@ -83,12 +81,35 @@ def _load() -> _Routines | None:
     return None
 
 
-def _blas_for(
-    x: np.ndarray, y: np.ndarray
-) -> tuple[Callable[..., None], Callable[..., None]] | None:
-    """The routines for this pair, or None when the NumPy form must be used."""
-    global _routines, _loaded
+def _array_data_address(a: np.ndarray) -> int:
+    """The address of a's first element, read straight from NumPy's array struct.
+
+    `a.ctypes.data` costs about 2 us (it builds a helper object), as much as an axpy on a thousand
+    floats; the struct (PyArrayObject: the object header, then `char *data`) has kept this layout
+    since NumPy 1.0, and `_load` checks it on probe arrays before relying on it.
+    """
+    return _pointer_at(id(a) + _DATA_OFFSET).value
+
+
+_pointer_at = ctypes.c_void_p.from_address
+_DATA_OFFSET = object.__basicsize__  # PyObject_HEAD: refcount and type pointer
+
+
+def _address_reader() -> Callable[[np.ndarray], int]:
+    """`_array_data_address` where it agrees with `a.ctypes.data`, else the slow, documented way."""
+    base = np.arange(10.0)
+    probes = [base, base[3:], base[::-1], np.zeros(0, np.float32), base[2:].view()]
+    probes[-1].flags.writeable = False
+    if all(_array_data_address(p) == p.ctypes.data for p in probes):
+        return _array_data_address
+    return lambda a: a.ctypes.data
+
+
+def _blas_for(x: np.ndarray, y: np.ndarray) -> Callable[..., None] | None:
+    """The axpby routine for this pair, or None when the NumPy form must be used."""
+    global _routines, _loaded, _address
     if not _loaded:
+        _address = _address_reader()
         _routines, _loaded = _load(), True
     if _routines is None or x.dtype != y.dtype or x.shape != y.shape or not y.size:
         return None
@@ -98,25 +119,25 @@ def _blas_for(
 
 
 def available() -> bool:
-    """Whether the fused BLAS routines were found (float32 and float64, contiguous arrays)."""
+    """Whether the fused BLAS routine was found (float32 and float64, contiguous arrays)."""
     probe = np.zeros(1)
     return _blas_for(probe, probe) is not None
 
 
 def axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
-    """y <- a * x + y, in place, in one pass (BLAS axpy) where possible."""
-    routines = _blas_for(x, y)
-    if routines is None:
+    """y <- a * x + y, in place, in one pass (BLAS axpby with b = 1) where possible."""
+    routine = _blas_for(x, y)
+    if routine is None:
         y += x * a if a != 1.0 else x
     else:
-        routines[1](y.size, a, x.ctypes.data, 1, 1.0, y.ctypes.data, 1)
+        routine(y.size, a, _address(x), 1, 1.0, _address(y), 1)
 
 
 def axpby(a: float, x: np.ndarray, b: float, y: np.ndarray) -> None:
     """y <- a * x + b * y, in place, in one pass (BLAS axpby) where possible."""
-    routines = _blas_for(x, y)
-    if routines is None:
+    routine = _blas_for(x, y)
+    if routine is None:
         y *= b
         y += x * a if a != 1.0 else x
     else:
-        routines[1](y.size, a, x.ctypes.data, 1, b, y.ctypes.data, 1)
+        routine(y.size, a, _address(x), 1, b, _address(y), 1)
