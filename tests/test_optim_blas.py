@@ -78,6 +78,11 @@ def test_descentlab_no_blas_turns_the_fused_routines_off():
         T.chain(T.scale_by_adam(), T.scale_by_learning_rate(None)),
         T.chain(T.scale_by_rms(centered=True), T.scale_by_learning_rate(lambda s: 0.1 / (1 + s))),
         T.chain(T.scale_by_learning_rate(0.1), T.trace(0.9, convention="keras")),
+        T.chain(
+            T.scale_by_adam(eps_convention="keras"), T.scale(0.5), T.scale_by_learning_rate(0.1)
+        ),
+        T.chain(T.scale_by_adam(nesterov=True), T.scale_by_learning_rate(0.1)),
+        T.scale_by_adam(amsgrad=True),
     ],
 )
 def test_apply_updates_adds_what_update_returns(tx):
@@ -95,10 +100,19 @@ def test_apply_updates_adds_what_update_returns(tx):
         np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
 
 
-def test_only_a_fixed_or_live_rate_fuses():
-    assert T.chain(T.trace(0.9), T.scale_by_learning_rate(0.1)).apply is not None
-    assert T.chain(T.trace(0.9), T.scale_by_learning_rate(lambda s: 0.1)).apply is None
-    assert T.chain(T.scale_by_learning_rate(0.1), T.trace(0.9)).apply is None
+def test_only_a_fixed_or_live_rate_is_a_foldable_scalar():
+    assert T.scale_by_learning_rate(0.1).scalar({}, None) == -0.1
+    assert T.scale_by_learning_rate(None).scalar({}, {"lr": 0.5}) == -0.5
+    assert T.scale_by_learning_rate(lambda s: 0.1).scalar is None  # it counts steps in its state
+    assert T.scale(3.0).scalar({}, None) == 3.0
+    assert T.trace(0.9).scalar is None
+
+
+def test_trailing_scalings_fold_into_one_factor():
+    p = [np.array([1.0, 2.0])]
+    tx = T.chain(T.trace(0.5), T.scale(2.0), T.scale_by_learning_rate(0.25))
+    T.apply_updates(tx, [np.array([1.0, -1.0])], tx.init(p), p)
+    np.testing.assert_array_equal(p[0], [0.5, 2.5])  # p - 0.25 * 2 * g
 
 
 @pytest.mark.parametrize(

@@ -88,9 +88,11 @@ class GradientTransformation(NamedTuple):
     returns writable arrays when given writable ones, so the caller may pass read-only views of
     the gradients instead of copies; the values computed are the same either way.
 
-    `apply(updates, state, params, hyper) -> state`, when given, adds the transformed updates to
-    the parameters in place itself (see `apply_updates`): a transform that ends in a scalar
-    multiplication folds it into the add, one fused pass instead of two.
+    `apply(updates, state, params, hyper, factor) -> state`, when given, adds `factor` times the
+    transformed updates to the parameters in place itself, and `scalar(state, hyper) -> float`
+    declares a transformation that only multiplies every update by that number (the learning
+    rate). `apply_updates` uses them to fold scalings into the final add, which then costs one
+    fused pass (BLAS axpby) instead of a pass per scaling plus one for the add.
     """
 
     init: Callable[[Sequence[np.ndarray]], State]
@@ -98,6 +100,7 @@ class GradientTransformation(NamedTuple):
     elementwise: bool = False
     readonly_updates: bool = False
     apply: Callable[..., State] | None = None
+    scalar: Callable[[State, Hyper], float] | None = None
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -156,11 +159,13 @@ def _lr_value(lr: float | Schedule | None, step: int, hyper: Hyper) -> float:
 
 
 def apply_updates(tx: GradientTransformation, updates: Arrays, state: State,
-                  params: Sequence[np.ndarray], hyper: Hyper = None) -> State:  # fmt: skip
-    """params <- params + tx.update(updates), in place; returns the new state.
+                  params: Sequence[np.ndarray], hyper: Hyper = None,
+                  factor: float = 1.0) -> State:  # fmt: skip
+    """params <- params + factor * tx.update(updates), in place; returns the new state.
 
-    The same values as adding `tx.update`'s result, but a transformation with its own `apply`
-    (`scale_by_learning_rate`: p <- p + (-lr) u as one BLAS axpy) saves a pass over memory.
+    The same values as adding `tx.update`'s result (to rounding), in fewer passes over memory: a
+    chain ending in `scale_by_learning_rate` folds -lr into the add (p <- p + (-lr) u, one BLAS
+    axpby), and a part with its own `apply` (Adam) folds its last scalar multiplication there too.
 
     Example:
         >>> p = [np.array([1.0, 2.0])]
@@ -170,10 +175,13 @@ def apply_updates(tx: GradientTransformation, updates: Arrays, state: State,
         array([0.5, 2.5])
     """
     if tx.apply is not None:
-        return tx.apply(updates, state, params, hyper)
-    new_updates, state = tx.update(updates, state, params, hyper)
-    for p, u in zip(params, new_updates):
-        p += u
+        return tx.apply(updates, state, params, hyper, factor)
+    if tx.scalar is not None:
+        factor *= tx.scalar(state, hyper)
+    else:
+        updates, state = tx.update(updates, state, params, hyper)
+    for p, u in zip(params, updates):
+        axpy(factor, u, p)
     return state
 
 
@@ -208,15 +216,18 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
         return updates, state
 
     def apply(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
-              hyper: Hyper = None) -> State:  # fmt: skip
-        for t in transforms[:-1]:
+              hyper: Hyper = None, factor: float = 1.0) -> State:  # fmt: skip
+        last = len(transforms) - 1
+        while last > 0 and transforms[last].scalar is not None:  # trailing scalings: one factor
+            factor *= transforms[last].scalar(state, hyper)
+            last -= 1
+        for t in transforms[:last]:
             updates, state = t.update(updates, state, params, hyper)
-        return apply_updates(transforms[-1], updates, state, params, hyper)
+        return apply_updates(transforms[last], updates, state, params, hyper, factor)
 
-    fused = bool(transforms) and transforms[-1].apply is not None
     return GradientTransformation(init, update, all(t.elementwise for t in transforms),
                                   all(t.readonly_updates for t in transforms),
-                                  apply if fused else None)  # fmt: skip
+                                  apply if transforms else None)  # fmt: skip
 
 
 def _stateless(
@@ -244,7 +255,9 @@ def scale(factor: float) -> GradientTransformation:
     def fn(updates: Arrays, params: Sequence[np.ndarray], hyper: Hyper) -> Arrays:
         return [np.multiply(u, factor, out=inplace_target(u)) for u in updates]
 
-    return _stateless(fn, elementwise=True, readonly_updates=True)
+    return _stateless(fn, elementwise=True, readonly_updates=True)._replace(
+        scalar=lambda state, hyper: factor
+    )
 
 
 def maximize() -> GradientTransformation:
@@ -280,15 +293,11 @@ def scale_by_learning_rate(lr: float | Schedule | None = None) -> GradientTransf
         rate = -_lr_value(lr, 0, hyper)
         return [np.multiply(u, rate, out=inplace_target(u)) for u in updates], state
 
-    def apply(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
-              hyper: Hyper = None) -> State:  # fmt: skip
-        rate = -_lr_value(lr, 0, hyper)
-        for p, u in zip(params, updates):
-            axpy(rate, u, p)  # p += rate * u in one pass
-        return state
+    def scalar(state: State, hyper: Hyper) -> float:
+        return -_lr_value(lr, 0, hyper)
 
     return GradientTransformation(init, update, elementwise=True, readonly_updates=True,
-                                  apply=None if callable(lr) else apply)  # fmt: skip
+                                  scalar=None if callable(lr) else scalar)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- weight decay
@@ -503,8 +512,9 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, amsgrad
             state["mu_product"] = [1.0] * len(params)
         return state
 
-    def update(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
-               hyper: Hyper = None) -> tuple[Arrays, State]:  # fmt: skip
+    def directions(updates: Arrays, state: State, hyper: Hyper) -> list[tuple[np.ndarray, float]]:
+        """Each update as (array, scalar): the update is their product (the scalar is left to the
+        caller, who folds it into the next multiplication)."""
         steps = _steps(state, "step", hyper)
         out = []
         for i, g in enumerate(updates):
@@ -530,21 +540,33 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, amsgrad
                 g = np.multiply(g, (1.0 - mu) / (1.0 - prod), out=inplace_target(g))
                 g += m * (mu_next / (1.0 - prod * mu_next))
                 g /= tmp
-            elif eps_convention == "torch":
-                # (m / bc1) / (sqrt(v) / sqrt(bc2) + eps), with the two scalars folded in: one pass less
-                np.sqrt(v, out=tmp)
-                tmp *= bc1 / math.sqrt(bc2)
-                tmp += eps * bc1
-                g = np.divide(m, tmp, out=g if g.flags.writeable else tmp)
-            else:
-                np.sqrt(v, out=tmp)
-                tmp += eps
-                g = np.divide(m, tmp, out=g if g.flags.writeable else tmp)
-                g *= math.sqrt(bc2) / bc1
-            out.append(g)
+                out.append((g, 1.0))
+                continue
+            # torch: (m / bc1) / (sqrt(v) / sqrt(bc2) + eps) = sqrt(bc2) / bc1 * m / (sqrt(v) + eps sqrt(bc2))
+            # keras: m * sqrt(bc2) / bc1 / (sqrt(v) + eps)
+            np.sqrt(v, out=tmp)
+            tmp += eps * math.sqrt(bc2) if eps_convention == "torch" else eps
+            g = np.divide(m, tmp, out=g if g.flags.writeable else tmp)
+            out.append((g, math.sqrt(bc2) / bc1))
+        return out
+
+    def update(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
+               hyper: Hyper = None) -> tuple[Arrays, State]:  # fmt: skip
+        out = []
+        for u, k in directions(updates, state, hyper):
+            if k != 1.0:
+                u *= k
+            out.append(u)
         return out, state
 
-    return GradientTransformation(init, update, elementwise=True, readonly_updates=True)
+    def apply(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
+              hyper: Hyper = None, factor: float = 1.0) -> State:  # fmt: skip
+        for p, (u, k) in zip(params, directions(updates, state, hyper)):
+            axpy(factor * k, u, p)  # the bias correction joins the learning rate: one pass less
+        return state
+
+    return GradientTransformation(init, update, elementwise=True, readonly_updates=True,
+                                  apply=apply)  # fmt: skip
 
 
 def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
