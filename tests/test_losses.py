@@ -213,11 +213,11 @@ F_NAMES = [
 
 @pytest.mark.parametrize("fname", F_NAMES)
 def test_functional_signatures_follow_torch(torch, fname):
+    # The same names in the same order, legacy size_average / reduce included (kinds and
+    # defaults: test_losses_legacy_args.py).
     ours = list(inspect.signature(getattr(F, fname)).parameters)
     theirs = list(inspect.signature(getattr(torch.nn.functional, fname)).parameters)
-    theirs = [p for p in theirs if p not in ("size_average", "reduce")]
-    assert ours == theirs[: len(ours)] or set(ours) <= set(theirs), (ours, theirs)
-    assert set(ours) <= set(theirs)
+    assert ours == theirs
 
 
 def test_functional_cross_entropy_matches_torch(torch, rng):

@@ -22,7 +22,7 @@ import numpy as np
 
 from descentlab.losses.base import Loss, to_per_sample
 from descentlab.ops import loss as F
-from descentlab.ops.loss import REDUCTIONS
+from descentlab.ops.loss import REDUCTIONS, legacy_reduction
 from descentlab.tensor import Tensor
 
 __all__ = [
@@ -34,13 +34,23 @@ __all__ = [
 
 
 class TorchLoss(Loss):
-    """Base of the PyTorch-named losses: `forward(*inputs)` = `_loss(*inputs, reduction)`."""
+    """Base of the PyTorch-named losses: `forward(*inputs)` = `_loss(*inputs, reduction)`.
+
+    Like PyTorch's `_Loss`, it takes the legacy `size_average` and `reduce` arguments (every
+    subclass keeps them at PyTorch's positions, so `CrossEntropyLoss(None, False)` works): when
+    either is given it overrides `reduction`, with a warning (see `ops.loss.legacy_reduction`).
+    """
 
     convention = "torch"
     _reductions: tuple[str, ...] = REDUCTIONS
 
-    def __init__(self, reduction: str = "mean") -> None:
+    def __init__(
+        self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean"
+    ) -> None:
         super().__init__()
+        # The warning points at the user's line: one frame deeper through a subclass's __init__.
+        depth = 3 if type(self).__init__ is TorchLoss.__init__ else 4
+        reduction = legacy_reduction(size_average, reduce, reduction, stacklevel=depth)
         if reduction not in self._reductions:
             raise ValueError(
                 f"{type(self).__name__}: reduction must be one of "
@@ -110,7 +120,7 @@ class HuberLoss(TorchLoss):
     """
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         self.delta = delta
 
     def _loss(self, input, target, *, reduction):
@@ -127,8 +137,11 @@ class SmoothL1Loss(TorchLoss):
         1.3125
     """
 
-    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
-        super().__init__(reduction)
+    def __init__(
+        self, size_average: bool | None = None, reduce: bool | None = None,
+        reduction: str = "mean", beta: float = 1.0,
+    ) -> None:  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
         self.beta = beta
 
     def _loss(self, input, target, *, reduction):
@@ -147,8 +160,11 @@ class BCELoss(TorchLoss):
         0.1642...
     """
 
-    def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(
+        self, weight: Any = None, size_average: bool | None = None, reduce: bool | None = None,
+        reduction: str = "mean",
+    ) -> None:  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
         self._buffer("weight", weight)
 
     def _loss(self, input, target, *, reduction):
@@ -167,8 +183,11 @@ class BCEWithLogitsLoss(TorchLoss):
         0.6931...
     """
 
-    def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None) -> None:
-        super().__init__(reduction)
+    def __init__(
+        self, weight: Any = None, size_average: bool | None = None, reduce: bool | None = None,
+        reduction: str = "mean", pos_weight: Any = None,
+    ) -> None:  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
         self._buffer("weight", weight)
         self._buffer("pos_weight", pos_weight)
 
@@ -195,10 +214,10 @@ class CrossEntropyLoss(TorchLoss):
     """
 
     def __init__(
-        self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
-        label_smoothing: float = 0.0,
+        self, weight: Any = None, size_average: bool | None = None, ignore_index: int = -100,
+        reduce: bool | None = None, reduction: str = "mean", label_smoothing: float = 0.0,
     ) -> None:  # fmt: skip
-        super().__init__(reduction)
+        super().__init__(size_average, reduce, reduction)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
         self._buffer("weight", weight)
@@ -224,8 +243,11 @@ class NLLLoss(TorchLoss):
         0.1025
     """
 
-    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(
+        self, weight: Any = None, size_average: bool | None = None, ignore_index: int = -100,
+        reduce: bool | None = None, reduction: str = "mean",
+    ) -> None:  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
         self._buffer("weight", weight)
         self.ignore_index = ignore_index
 
@@ -251,8 +273,11 @@ class KLDivLoss(TorchLoss):
 
     _reductions = (*REDUCTIONS, "batchmean")
 
-    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
-        super().__init__(reduction)
+    def __init__(
+        self, size_average: bool | None = None, reduce: bool | None = None,
+        reduction: str = "mean", log_target: bool = False,
+    ) -> None:  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
         self.log_target = log_target
 
     def _loss(self, input, target, *, reduction):
@@ -276,9 +301,11 @@ class PoissonNLLLoss(TorchLoss):
         0.8591
     """
 
-    def __init__(self, log_input: bool = True, full: bool = False, eps: float = 1e-8,
-                 reduction: str = "mean") -> None:  # fmt: skip
-        super().__init__(reduction)
+    def __init__(
+        self, log_input: bool = True, full: bool = False, size_average: bool | None = None,
+        eps: float = 1e-8, reduce: bool | None = None, reduction: str = "mean",
+    ) -> None:  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
         self.log_input, self.full, self.eps = log_input, full, eps
 
     def _loss(self, input, target, *, reduction):
@@ -299,7 +326,7 @@ class GaussianNLLLoss(TorchLoss):
     """
 
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         self.full, self.eps = full, eps
 
     def forward(self, input: Any, target: Any, var: Any) -> Tensor:  # type: ignore[override]
@@ -321,8 +348,11 @@ class HingeEmbeddingLoss(TorchLoss):
         0.45
     """
 
-    def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(
+        self, margin: float = 1.0, size_average: bool | None = None, reduce: bool | None = None,
+        reduction: str = "mean",
+    ) -> None:  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def _loss(self, input, target, *, reduction):
@@ -341,9 +371,11 @@ class MultiMarginLoss(TorchLoss):
         0.325
     """
 
-    def __init__(self, p: int = 1, margin: float = 1.0, weight: Any = None,
-                 reduction: str = "mean") -> None:  # fmt: skip
-        super().__init__(reduction)
+    def __init__(
+        self, p: int = 1, margin: float = 1.0, weight: Any = None,
+        size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
+    ) -> None:  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
         if p not in (1, 2):
             raise ValueError(f"MultiMarginLoss: p must be 1 or 2, got {p}")
         self.p, self.margin = p, margin
@@ -388,8 +420,11 @@ class CosineEmbeddingLoss(_PairLoss):
         0.1464
     """
 
-    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(
+        self, margin: float = 0.0, size_average: bool | None = None, reduce: bool | None = None,
+        reduction: str = "mean",
+    ) -> None:  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def _loss(self, input1, input2, target, *, reduction):
@@ -408,8 +443,11 @@ class MarginRankingLoss(_PairLoss):
         0.25
     """
 
-    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(
+        self, margin: float = 0.0, size_average: bool | None = None, reduce: bool | None = None,
+        reduction: str = "mean",
+    ) -> None:  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def _loss(self, input1, input2, target, *, reduction):
@@ -430,9 +468,11 @@ class TripletMarginLoss(TorchLoss):
         5.0
     """
 
-    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
-                 reduction: str = "mean") -> None:  # fmt: skip
-        super().__init__(reduction)
+    def __init__(
+        self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+        size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
+    ) -> None:  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
         self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
 
     def forward(self, anchor: Any, positive: Any, negative: Any) -> Tensor:  # type: ignore[override]

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,38 @@ def _check_reduction(reduction: str, allowed: tuple[str, ...] = REDUCTIONS) -> N
         raise ValueError(
             f"reduction must be one of {', '.join(map(repr, allowed))}, got {reduction!r}"
         )
+
+
+LEGACY_WARNING = (
+    "size_average and reduce args will be deprecated, please use reduction='{}' instead."
+)
+
+
+def legacy_reduction(
+    size_average: bool | None, reduce: bool | None, reduction: str, stacklevel: int = 3
+) -> str:
+    """The reduction to use, given PyTorch's legacy `size_average` and `reduce` arguments.
+
+    Every PyTorch-named loss (function and class) still takes them, at PyTorch's positions, for the
+    old tutorials (`F.nll_loss(output, target, size_average=False)`). Mapping, as PyTorch's
+    `legacy_get_string`: None counts as True; both true -> 'mean', `reduce` only -> 'sum',
+    `reduce=False` -> 'none'. When either is given it overrides `reduction` and a UserWarning names
+    the `reduction=` to write instead; when both are None, `reduction` is returned unchanged.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     legacy_reduction(False, None, "mean")
+        'sum'
+    """
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    new = "mean" if size_average and reduce else "sum" if reduce else "none"
+    warnings.warn(LEGACY_WARNING.format(new), UserWarning, stacklevel=stacklevel)
+    return new
 
 
 def reduce_loss(loss: Tensor, reduction: str) -> Tensor:
@@ -357,8 +390,9 @@ class BinaryCrossEntropyWithLogits(Function):
 
 # ----------------------------------------------------------------------------- classification
 def cross_entropy(
-    input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-    reduction: str = "mean", label_smoothing: float = 0.0,
+    input: Any, target: Any, weight: Any = None, size_average: bool | None = None,
+    ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
+    label_smoothing: float = 0.0,
 ) -> Tensor:  # fmt: skip
     """Softmax cross-entropy on logits (PyTorch `F.cross_entropy`).
 
@@ -373,6 +407,7 @@ def cross_entropy(
         >>> round(cross_entropy(logits, np.array([2])).item(), 4)   # the notes: -log(0.90) = 0.105
         0.1025
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -397,8 +432,8 @@ def softmax_cross_entropy(
 
 
 def nll_loss(
-    input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-    reduction: str = "mean",
+    input: Any, target: Any, weight: Any = None, size_average: bool | None = None,
+    ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
 ) -> Tensor:  # fmt: skip
     """Negative log-likelihood of log-probabilities (PyTorch `F.nll_loss`).
 
@@ -410,6 +445,7 @@ def nll_loss(
         >>> round(nll_loss(log_probs, np.array([2])).item(), 4)   # = cross_entropy on the logits
         0.1025
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     w = None if weight is None else _array(weight)
     return NLL.apply(as_tensor(input), _array(target), weight=w, ignore_index=ignore_index,
@@ -417,8 +453,9 @@ def nll_loss(
 
 
 def binary_cross_entropy(
-    input: Any, target: Any, weight: Any = None, reduction: str = "mean"
-) -> Tensor:
+    input: Any, target: Any, weight: Any = None, size_average: bool | None = None,
+    reduce: bool | None = None, reduction: str = "mean",
+) -> Tensor:  # fmt: skip
     """Binary cross-entropy of probabilities (PyTorch `F.binary_cross_entropy`).
 
     Formula: `l = -w [y log x + (1 - y) log(1 - x)]`, each log clamped at -100 (PyTorch), so
@@ -430,6 +467,7 @@ def binary_cross_entropy(
         >>> round(binary_cross_entropy(p, dl.tensor([1.0, 0.0])).item(), 4)
         0.2201
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     check_same_shape("binary_cross_entropy", input, target)
     w = None if weight is None else _array(weight)
@@ -437,8 +475,9 @@ def binary_cross_entropy(
 
 
 def binary_cross_entropy_with_logits(
-    input: Any, target: Any, weight: Any = None, reduction: str = "mean", pos_weight: Any = None
-) -> Tensor:
+    input: Any, target: Any, weight: Any = None, size_average: bool | None = None,
+    reduce: bool | None = None, reduction: str = "mean", pos_weight: Any = None,
+) -> Tensor:  # fmt: skip
     """Sigmoid + binary cross-entropy in one stable step (PyTorch `F.binary_cross_entropy_with_logits`).
 
     Formula: `l = -w [p y log σ(x) + (1 - y) log(1 - σ(x))]` computed as
@@ -449,6 +488,7 @@ def binary_cross_entropy_with_logits(
         >>> binary_cross_entropy_with_logits(dl.tensor([1e4, -1e4]), dl.tensor([0.0, 1.0])).item()
         10000.0
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     check_same_shape("binary_cross_entropy_with_logits", input, target)
     w = None if weight is None else _array(weight)
@@ -469,33 +509,77 @@ def _pair(name: str, input: Any, target: Any) -> tuple[Tensor, Any]:
     return x, target
 
 
-def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+def _reduce_weighted(
+    name: str, loss: Tensor, weight: Any, reduction: str, mean_over_weights: bool = True
+) -> Tensor:
+    """Reduce `loss * weight`, one weight per element (PyTorch 2.13's regression `weight`).
+
+    'mean' divides by `sum(weight)` (mse, l1) or, with `mean_over_weights=False`, by the number of
+    elements (huber), as PyTorch does. A weight tensor receives gradients.
+    """
+    _check_reduction(reduction)
+    if weight is None:
+        return reduce_loss(loss, reduction)
+    w = weight if isinstance(weight, Tensor) else np.asarray(weight, dtype=loss.dtype)
+    if tuple(w.shape) != loss.shape:
+        raise ValueError(
+            f"{name}: weight shape {tuple(w.shape)} and input shape {loss.shape} differ; weights "
+            "and input must have the same size (one weight per element)"
+        )
+    weighted = loss * w
+    if reduction == "mean" and mean_over_weights:
+        total = _sum(w) if isinstance(w, Tensor) else np.asarray(w.sum(), dtype=w.dtype)
+        return _sum(weighted) / total
+    return reduce_loss(weighted, reduction)
+
+
+def mse_loss(
+    input: Any, target: Any, size_average: bool | None = None, reduce: bool | None = None,
+    reduction: str = "mean", weight: Any = None,
+) -> Tensor:  # fmt: skip
     """Mean squared error `(x - y)^2` (PyTorch `F.mse_loss`): regression, penalises large errors.
+
+    `weight` (the input's shape) scales each element: `w (x - y)^2`, and 'mean' divides the sum
+    by `sum(w)`.
 
     Example:
         >>> mse_loss(dl.tensor([1.0, 2.0]), dl.tensor([0.0, 4.0])).item()   # (1 + 4) / 2
         2.5
+        >>> mse_loss(dl.tensor([1.0, 2.0]), dl.tensor([0.0, 4.0]), weight=[3.0, 1.0]).item()
+        1.75
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     x, y = _pair("mse_loss", input, target)
     d = x - y
-    return reduce_loss(d * d, reduction)
+    return _reduce_weighted("mse_loss", d * d, weight, reduction)
 
 
-def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+def l1_loss(
+    input: Any, target: Any, size_average: bool | None = None, reduce: bool | None = None,
+    reduction: str = "mean", weight: Any = None,
+) -> Tensor:  # fmt: skip
     """Mean absolute error `|x - y|` (PyTorch `F.l1_loss`): regression robust to outliers.
+
+    `weight` (the input's shape) scales each element: `w |x - y|`, and 'mean' divides the sum by
+    `sum(w)`.
 
     Example:
         >>> l1_loss(dl.tensor([1.0, 2.0]), dl.tensor([0.0, 4.0])).item()   # (1 + 2) / 2
         1.5
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     x, y = _pair("l1_loss", input, target)
-    return reduce_loss(_abs(x - y), reduction)
+    return _reduce_weighted("l1_loss", _abs(x - y), weight, reduction)
 
 
-def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+def huber_loss(
+    input: Any, target: Any, reduction: str = "mean", delta: float = 1.0, weight: Any = None
+) -> Tensor:
     """Huber loss (PyTorch `F.huber_loss`): quadratic near zero, linear beyond `delta`.
 
-    Formula: `0.5 d^2` if `|d| < delta`, else `delta (|d| - 0.5 delta)`, d = x - y.
+    Formula: `0.5 d^2` if `|d| < delta`, else `delta (|d| - 0.5 delta)`, d = x - y. `weight` (the
+    input's shape) scales each element; unlike mse and l1, PyTorch's weighted 'mean' divides by
+    the number of elements, not by `sum(w)`.
 
     Example:
         >>> huber_loss(dl.tensor([0.5, 3.0]), dl.tensor([0.0, 0.0])).item()  # (0.125 + 2.5) / 2
@@ -508,10 +592,14 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
     a = _abs(d)
     quad = 0.5 * d * d
     lin = delta * (a - 0.5 * delta)
-    return reduce_loss(where(a.data < delta, quad, lin), reduction)
+    loss = where(a.data < delta, quad, lin)
+    return _reduce_weighted("huber_loss", loss, weight, reduction, mean_over_weights=False)
 
 
-def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+def smooth_l1_loss(
+    input: Any, target: Any, size_average: bool | None = None, reduce: bool | None = None,
+    reduction: str = "mean", beta: float = 1.0,
+) -> Tensor:  # fmt: skip
     """Smooth L1 loss (PyTorch `F.smooth_l1_loss`): Huber divided by beta; beta = 0 is L1.
 
     Formula: `0.5 d^2 / beta` if `|d| < beta`, else `|d| - 0.5 beta`.
@@ -520,6 +608,7 @@ def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float
         >>> smooth_l1_loss(dl.tensor([0.5, 3.0]), dl.tensor([0.0, 0.0])).item()
         1.3125
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
     x, y = _pair("smooth_l1_loss", input, target)
@@ -530,7 +619,10 @@ def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float
     return reduce_loss(where(a.data < beta, 0.5 * d * d / beta, a - 0.5 * beta), reduction)
 
 
-def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Tensor:
+def kl_div(
+    input: Any, target: Any, size_average: bool | None = None, reduce: bool | None = None,
+    reduction: str = "mean", log_target: bool = False,
+) -> Tensor:  # fmt: skip
     """Kullback-Leibler divergence (PyTorch `F.kl_div`); `input` holds log-probabilities.
 
     Formula: `y (log y - x)` (0 where y = 0), or `exp(y) (y - x)` with `log_target=True`.
@@ -543,6 +635,7 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
         >>> round(out.item(), 4)
         0.4621
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, (*REDUCTIONS, "batchmean"))
     x, y = _pair("kl_div", input, target)
     if log_target:
@@ -559,7 +652,8 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
 
 
 def poisson_nll_loss(
-    input: Any, target: Any, log_input: bool = True, full: bool = False, eps: float = 1e-8,
+    input: Any, target: Any, log_input: bool = True, full: bool = False,
+    size_average: bool | None = None, eps: float = 1e-8, reduce: bool | None = None,
     reduction: str = "mean",
 ) -> Tensor:  # fmt: skip
     """Poisson negative log-likelihood (PyTorch `F.poisson_nll_loss`) for count regression.
@@ -572,6 +666,7 @@ def poisson_nll_loss(
         >>> round(poisson_nll_loss(log_rate, counts).item(), 4)   # (1 + (e - 2)) / 2
         0.8591
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     x, y = _pair("poisson_nll_loss", input, target)
     loss = exp(x) - y * x if log_input else x - y * log(x + eps)
     if full:
@@ -633,8 +728,9 @@ def _labels(name: str, target: Any, shape: tuple[int, ...], dtype: np.dtype) -> 
 
 
 def hinge_embedding_loss(
-    input: Any, target: Any, margin: float = 1.0, reduction: str = "mean"
-) -> Tensor:
+    input: Any, target: Any, margin: float = 1.0, size_average: bool | None = None,
+    reduce: bool | None = None, reduction: str = "mean",
+) -> Tensor:  # fmt: skip
     """Hinge embedding loss (PyTorch `F.hinge_embedding_loss`) for targets in {1, -1}.
 
     Formula: `x` where y = 1, `max(0, margin - x)` where y = -1 (x is usually a distance).
@@ -644,6 +740,7 @@ def hinge_embedding_loss(
         >>> round(hinge_embedding_loss(distances, np.array([1, -1, -1])).item(), 4)  # (.3+.6+0)/3
         0.3
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     x = as_tensor(input)
     y = _labels("hinge_embedding_loss", target, x.shape, x.dtype)
     zero = np.zeros((), dtype=x.dtype)
@@ -654,7 +751,7 @@ def hinge_embedding_loss(
 
 def multi_margin_loss(
     input: Any, target: Any, p: int = 1, margin: float = 1.0, weight: Any = None,
-    reduction: str = "mean",
+    size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
 ) -> Tensor:  # fmt: skip
     """Multi-class hinge loss (PyTorch `F.multi_margin_loss`), an SVM-style classifier loss.
 
@@ -665,6 +762,7 @@ def multi_margin_loss(
         >>> round(multi_margin_loss(scores, np.array([3])).item(), 4)   # (0.3 + 0.4 + 0.6) / 4
         0.325
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError(f"multi_margin_loss: p must be 1 or 2, got {p}")
     x = as_tensor(input)
@@ -693,13 +791,17 @@ def multi_margin_loss(
     return reduce_loss(loss, reduction)
 
 
-def soft_margin_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+def soft_margin_loss(
+    input: Any, target: Any, size_average: bool | None = None, reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:  # fmt: skip
     """Two-class logistic loss `log(1 + exp(-y x))` for y in {1, -1} (PyTorch `F.soft_margin_loss`).
 
     Example:
         >>> soft_margin_loss(dl.tensor([0.0]), np.array([1.0])).item()   # log 2
         0.6931...
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     x, y = _pair("soft_margin_loss", input, target)
     z = -y * x
     # log1p(exp(z)) written stably: max(z, 0) + log1p(exp(-|z|)).
@@ -707,8 +809,9 @@ def soft_margin_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor
 
 
 def cosine_embedding_loss(
-    input1: Any, input2: Any, target: Any, margin: float = 0.0, reduction: str = "mean"
-) -> Tensor:
+    input1: Any, input2: Any, target: Any, margin: float = 0.0, size_average: bool | None = None,
+    reduce: bool | None = None, reduction: str = "mean",
+) -> Tensor:  # fmt: skip
     """Cosine embedding loss (PyTorch `F.cosine_embedding_loss`) for similar/dissimilar pairs.
 
     Formula: `1 - cos(x1, x2)` where y = 1, `max(0, cos(x1, x2) - margin)` where y = -1;
@@ -719,6 +822,7 @@ def cosine_embedding_loss(
         >>> round(cosine_embedding_loss(a, b, np.array([1, -1])).item(), 4)  # (1 - cos 45°) / 2
         0.1464
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     a, b = as_tensor(input1), as_tensor(input2)
     if a.shape != b.shape or a.ndim not in (1, 2):
         raise ValueError(
@@ -736,8 +840,9 @@ def cosine_embedding_loss(
 
 
 def margin_ranking_loss(
-    input1: Any, input2: Any, target: Any, margin: float = 0.0, reduction: str = "mean"
-) -> Tensor:
+    input1: Any, input2: Any, target: Any, margin: float = 0.0, size_average: bool | None = None,
+    reduce: bool | None = None, reduction: str = "mean",
+) -> Tensor:  # fmt: skip
     """Margin ranking loss `max(0, -y (x1 - x2) + margin)` (PyTorch `F.margin_ranking_loss`):
     learn to rank x1 above x2 when y = 1 and below when y = -1.
 
@@ -746,6 +851,7 @@ def margin_ranking_loss(
         >>> margin_ranking_loss(s_pos, s_neg, np.ones(2), margin=0.5).item()   # (0 + 0.5) / 2
         0.25
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     a, b = as_tensor(input1), as_tensor(input2)
     if a.shape != b.shape:
         raise ValueError(f"margin_ranking_loss: input1 {a.shape} and input2 {b.shape} differ")
@@ -765,7 +871,8 @@ def _pairwise_distance(a: Tensor, b: Tensor, p: float, eps: float) -> Tensor:
 
 def triplet_margin_loss(
     anchor: Any, positive: Any, negative: Any, margin: float = 1.0, p: float = 2.0,
-    eps: float = 1e-6, swap: bool = False, reduction: str = "mean",
+    eps: float = 1e-6, swap: bool = False, size_average: bool | None = None,
+    reduce: bool | None = None, reduction: str = "mean",
 ) -> Tensor:  # fmt: skip
     """Triplet margin loss (PyTorch `F.triplet_margin_loss`) for metric learning.
 
@@ -777,6 +884,7 @@ def triplet_margin_loss(
         >>> round(triplet_margin_loss(anchor, pos, neg, margin=1.0).item(), 4)   # 5 - 1 + 1
         5.0
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     a, pos, neg = as_tensor(anchor), as_tensor(positive), as_tensor(negative)
     if not (a.shape == pos.shape == neg.shape) or a.ndim not in (1, 2):
         raise ValueError(
