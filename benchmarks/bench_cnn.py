@@ -5,7 +5,10 @@ ReLU, maxpool 2, flatten, linear 3136->128, ReLU, linear 128->10; loss = mean so
 cross-entropy; one step = zero the grads, forward, backward. Inputs are (batch, 1, 28, 28) float32.
 Both libraries run in the same process on the same data with their default thread settings; each
 is timed as the median of many repetitions after a warm-up, alternating the libraries in blocks
-so that machine noise hits both alike. Losses and gradients are checked to agree first.
+so that machine noise hits both alike (the spread of the single steps is printed too). Losses and
+gradients are checked to agree first. Each library runs the model its own way: descentlab's
+Sequential, for one, applies a ReLU that precedes a max-pool after the pool (same values and
+gradients, a quarter of the work); PyTorch runs the modules in order.
 
 Run:
     .venv/bin/python benchmarks/bench_cnn.py [--reps 100] [--batches 64] [--threads 1]
@@ -78,7 +81,7 @@ def descentlab_step(
 
 
 def time_blocks(steps: dict[str, Callable[[], float]], reps: int, block: int = 5) -> dict:
-    """Median seconds per call of each step, interleaving the libraries block by block."""
+    """Seconds of every call of each step, interleaving the libraries block by block."""
     times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(max(1, reps // block)):
         for name, step in steps.items():
@@ -86,7 +89,13 @@ def time_blocks(steps: dict[str, Callable[[], float]], reps: int, block: int = 5
                 t0 = time.perf_counter()
                 step()
                 times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return times
+
+
+def quartiles(ts: list[float]) -> tuple[float, float, float]:
+    """25th, 50th and 75th percentiles of `ts`."""
+    q1, q2, q3 = statistics.quantiles(ts, n=4)
+    return q1, q2, q3
 
 
 def main() -> None:
@@ -129,8 +138,8 @@ def main() -> None:
         for _ in range(args.warmup):
             ours()
             theirs()
-        med = time_blocks({"descentlab": ours, "torch": theirs}, args.reps)
-        rows.append((n, med["descentlab"], med["torch"]))
+        times = time_blocks({"descentlab": ours, "torch": theirs}, args.reps)
+        rows.append((n, quartiles(times["descentlab"]), quartiles(times["torch"])))
 
     print(
         f"forward+backward, CNN conv32-pool-conv64-pool-fc128-fc10 on 28x28, cross-entropy; median "
@@ -140,8 +149,18 @@ def main() -> None:
     print()
     print("| batch | descentlab (ms) | PyTorch (ms) | ratio torch/descentlab |")
     print("|------:|----------------:|-------------:|-----------------------:|")
-    for n, ours_t, torch_t in rows:
-        print(f"| {n} | {ours_t * 1e3:.2f} | {torch_t * 1e3:.2f} | {torch_t / ours_t:.2f} |")
+    for n, ours_q, torch_q in rows:
+        print(
+            f"| {n} | {ours_q[1] * 1e3:.2f} | {torch_q[1] * 1e3:.2f} | {torch_q[1] / ours_q[1]:.2f} |"
+        )
+    print()
+    print("Spread of the single steps (25th-75th percentile, ms); timings on a shared machine move")
+    print("by 10-30% from run to run, so compare ratios over several runs:")
+    for n, ours_q, torch_q in rows:
+        print(
+            f"  batch {n}: descentlab {ours_q[0] * 1e3:.2f}-{ours_q[2] * 1e3:.2f}, "
+            f"PyTorch {torch_q[0] * 1e3:.2f}-{torch_q[2] * 1e3:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -118,3 +118,76 @@ def test_pooling_errors():
         nn.MaxPool2d(2)(dl.randn(8, 8))
     with pytest.raises(ValueError, match="output_size must be positive"):
         nn.AdaptiveAvgPool2d(0)(dl.randn(1, 1, 3, 3))
+
+
+# ---------------------------------------------------------- Sequential runs ReLU -> max-pool swapped
+def _one_by_one(model: nn.Sequential, x: dl.Tensor) -> dl.Tensor:
+    for m in model:
+        x = m(x)
+    return x
+
+
+def _hard_input(rng, shape, dtype):
+    """Ties, zeros, all-negative windows and a NaN: the cases where the order could matter."""
+    x = rng.integers(-3, 3, shape).astype(dtype)
+    x[0, 0] = -1.0
+    x.reshape(-1)[5] = np.nan
+    return x
+
+
+@pytest.mark.parametrize(("k", "s", "p", "d", "c"), MAX_CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sequential_relu_max_pool2d_swap_is_exact(k, s, p, d, c, dtype, rng):
+    model = nn.Sequential(nn.ReLU(), nn.MaxPool2d(k, stride=s, padding=p, dilation=d, ceil_mode=c))
+    x = _hard_input(rng, (2, 3, 9, 7), dtype)
+    g = rng.standard_normal((2, 3) + tuple(_one_by_one(model, dl.tensor(x)).shape[2:]))
+    outs = []
+    for run in (model, lambda t: _one_by_one(model, t)):
+        xt = dl.tensor(x, requires_grad=True)
+        y = run(xt)
+        y.backward(g.astype(dtype))
+        outs.append((y.data, xt.grad))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])  # NaN == NaN here
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+
+
+@pytest.mark.parametrize(("k", "s", "p"), [(2, None, 0), (3, 2, 1), (2, 1, 1)])
+def test_sequential_relu_max_pool1d_swap_is_exact(k, s, p, rng):
+    model = nn.Sequential(nn.ReLU(), nn.MaxPool1d(k, stride=s, padding=p, ceil_mode=True))
+    x = rng.integers(-3, 3, (2, 3, 11)).astype(np.float64)
+    ys, grads = [], []
+    for run in (model, lambda t: _one_by_one(model, t)):
+        xt = dl.tensor(x, requires_grad=True)
+        y = run(xt)
+        y.sum().backward()
+        ys.append(y.data)
+        grads.append(xt.grad)
+    np.testing.assert_array_equal(ys[0], ys[1])
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_sequential_conv_relu_max_pool_matches_torch_and_gradcheck(torch, rng):
+    def build(m):
+        return m.Sequential(
+            m.Conv2d(3, 4, 3, padding=1), m.ReLU(), m.MaxPool2d(2),
+            m.Conv2d(4, 5, 3, padding=1, dilation=2, groups=1), m.ReLU(), m.MaxPool2d(3, 2, 1, ceil_mode=True),
+        )  # fmt: skip
+
+    x = rng.standard_normal((2, 3, 9, 7))
+    torch_parity(build(nn), build(torch.nn), torch, x)
+    torch_parity(build(nn), build(torch.nn), torch, x, dtype=np.float32)
+    assert module_gradcheck(build(nn), dl.tensor(x[:1], requires_grad=True))
+
+
+def test_sequential_relu_max_pool_not_swapped_with_indices_or_hooks(torch, rng):
+    x = -np.abs(rng.standard_normal((1, 2, 4, 4))) - 0.5  # every window negative
+    ours = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, return_indices=True))
+    theirs = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.MaxPool2d(2, return_indices=True))
+    _, idx = ours(dl.tensor(x))
+    _, tidx = theirs(torch.tensor(x))
+    np.testing.assert_array_equal(idx.data, tidx.numpy())  # the first element of each window
+    seen = []
+    relu = nn.ReLU()
+    relu.register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    nn.Sequential(relu, nn.MaxPool2d(2))(dl.tensor(x))
+    assert seen == [(1, 2, 4, 4)]  # the hook saw the ReLU of the unpooled input

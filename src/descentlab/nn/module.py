@@ -423,8 +423,19 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x: Any) -> Any:
-        for m in self._modules.values():
-            x = m(x)
+        modules = list(self._modules.values())
+        i = 0
+        while i < len(modules):
+            m = modules[i]
+            if i + 1 < len(modules) and _relu_then_max_pool(m, modules[i + 1]):
+                # Swapped for speed, same values and gradients: max-pool then ReLU == ReLU then
+                # max-pool (ReLU is monotone, and a window's gradient is zero either way when its
+                # max is <= 0), and the ReLU then runs on a pooled tensor, 4x smaller for 2x2.
+                x = m(modules[i + 1](x))
+                i += 2
+            else:
+                x = m(x)
+                i += 1
         return x
 
     def append(self, module: Module) -> Sequential:
@@ -570,3 +581,18 @@ class ModuleDict(Module):
 
     def items(self) -> Iterable[tuple[str, Module]]:
         return self._modules.items()
+
+
+def _relu_then_max_pool(first: Module, second: Module) -> bool:
+    """Whether `first` is a plain ReLU and `second` a max-pool that returns no indices (indices of
+    all-negative windows would differ), neither with forward hooks (they would see other tensors)."""
+    from descentlab.nn.activation import ReLU
+    from descentlab.nn.pooling import MaxPool1d, MaxPool2d
+
+    return (
+        type(first) is ReLU
+        and type(second) in (MaxPool1d, MaxPool2d)
+        and not second.return_indices
+        and not first.__dict__.get("_forward_hooks")
+        and not second.__dict__.get("_forward_hooks")
+    )

@@ -303,6 +303,16 @@ def _grouped(a: np.ndarray, groups: int) -> np.ndarray:
     return a.reshape(groups, a.shape[0] // groups, -1)
 
 
+def _times_transposed(g: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """g @ cols^T, batched over any leading axes: (.., O, M) x (.., R, M) -> (.., O, R), the
+    weight gradient. Computed as (cols @ g^T)^T when R > O: OpenBLAS runs this long-sum product
+    faster with the larger side as the result's rows (conv 32->64 3x3 on 64 x 14 x 14: 4.5 -> 3.8
+    ms); a transposed view is fine for a gradient."""
+    if cols.shape[-2] > g.shape[-2]:
+        return np.swapaxes(np.matmul(cols, np.swapaxes(g, -1, -2)), -1, -2)
+    return np.matmul(g, np.swapaxes(cols, -1, -2))
+
+
 class Conv2d(Function):
     """Cross-correlation over NCHW images via im2col + one GEMM (fused: a composite of pad,
     window views and matmul would keep many large intermediates alive and be several times slower)."""
@@ -345,12 +355,12 @@ class Conv2d(Function):
             gx = geo.col2im(np.matmul(w, gg, out=gcols))
         need_b = len(self.needs_input_grad) == 3 and self.needs_input_grad[2]
         if self.fold and (self.needs_input_grad[1] or need_b):
-            gwb = gg[0] @ self.cols[0].T  # (O, C*kh*kw + 1): weight gradient | bias gradient
+            gwb = _times_transposed(gg[0], self.cols[0])  # (O, C*kh*kw + 1): weight | bias grad
             gw = gwb[:, :-1].reshape(self.weight.shape) if self.needs_input_grad[1] else None
             gb = gwb[:, -1].copy() if need_b else None
         else:
             if self.needs_input_grad[1]:
-                gw = np.matmul(gg, self.cols.transpose(0, 2, 1)).reshape(self.weight.shape)
+                gw = _times_transposed(gg, self.cols).reshape(self.weight.shape)
             if need_b:
                 gb = gg.sum(axis=2).reshape(-1)  # contiguous rows (junk columns hold zeros)
         return (gx, gw, gb) if len(self.needs_input_grad) == 3 else (gx, gw)
