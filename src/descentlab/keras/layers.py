@@ -22,7 +22,8 @@ import itertools
 import math
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ from descentlab.tensor import Tensor
 
 __all__ = [
     "Layer",
+    "Variable",
     "auto_name",
     "variance_scaling",
     "Input",
@@ -143,6 +145,199 @@ def count_weights(module: Module) -> tuple[int, int]:
     return trainable, frozen + buffers
 
 
+# The Keras objects being called or built, outermost first: a weight created meanwhile records
+# their names as its Keras path ('sequential/dense/kernel'), as Keras' name scopes do.
+_SCOPE: list[Module] = []
+
+
+@contextmanager
+def name_scope(module: Module) -> Iterator[None]:
+    """Calls and builds inside this block create weights under `module.name` (Keras' scope)."""
+    _SCOPE.append(module)
+    try:
+        yield
+    finally:
+        _SCOPE.pop()
+
+
+def _record_path(module: Module, attr: str) -> None:
+    """Remember where a weight was created, as Keras' variable path: the enclosing scopes'
+    names, the layer's own name, the weight's name."""
+    names = [getattr(m, "name", None) or type(m).__name__.lower() for m in _SCOPE]
+    if not _SCOPE or _SCOPE[-1] is not module:
+        names.append(module.name)
+    module.__dict__.setdefault("_weight_paths", {})[attr] = "/".join([*names, attr])
+
+
+def adopt_weights(layer: Module, owner: Module) -> None:
+    """Give a layer built on its own (Keras 2's `input_shape=` on a Sequential's first layer) the
+    paths Keras gives it, where the model builds it: 'sequential/dense/kernel'."""
+    with name_scope(owner):
+        for attr in list(layer.__dict__.get("_weight_paths", {})):
+            _record_path(layer, attr)
+    layer.__dict__.pop("_variables", None)
+
+
+class Variable:
+    """One weight as Keras shows it (`model.weights[i]`): a live view of a descentlab parameter
+    or buffer with Keras' `name`, `path`, `shape`, `dtype`, `trainable`, `numpy()` and `assign`.
+
+    Convention: Keras 3's `keras.Variable`: `name` is the weight's own name ('kernel'), `path`
+    the scopes it was created in ('sequential/dense/kernel'); `trainable` is False for state
+    (BatchNormalization's moving statistics) and for a frozen layer's weights. `assign` writes
+    in place into the array the layer computes with; `numpy()` returns a copy.
+
+    Example:
+        >>> dense = Dense(2, input_dim=3, name="out")
+        >>> kernel = dense.weights[0]
+        >>> kernel.name, kernel.path, kernel.shape, kernel.trainable
+        ('kernel', 'out/kernel', (3, 2), True)
+        >>> _ = kernel.assign(np.ones((3, 2)))
+        >>> float(dense.kernel.data.sum())
+        6.0
+    """
+
+    def __init__(self, module: Module, attr: str, path: str) -> None:
+        self._module, self.name, self.path = module, attr, path
+
+    @property
+    def value(self) -> np.ndarray:
+        """The live array (writing into it changes the weight)."""
+        param = self._module._parameters.get(self.name)
+        return param.data if param is not None else self._module._buffers[self.name]
+
+    @property
+    def trainable(self) -> bool:
+        """True for a parameter that training updates (False for state, or when frozen)."""
+        param = self._module._parameters.get(self.name)
+        return param is not None and bool(param.requires_grad)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.value.shape)
+
+    @property
+    def ndim(self) -> int:
+        return self.value.ndim
+
+    @property
+    def dtype(self) -> str:
+        """The dtype's name, 'float32', as Keras."""
+        return self.value.dtype.name
+
+    def numpy(self) -> np.ndarray:
+        """A copy of the current value."""
+        return np.array(self.value)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.array(self.value, dtype=dtype)
+
+    def assign(self, value: Any) -> Variable:
+        """Write `value` (same shape, cast to the weight's dtype) into the weight, in place."""
+        assign_weights([self.value], [value], "assign", [self.path])
+        return self
+
+    def assign_add(self, delta: Any) -> Variable:
+        """Add `delta` to the weight in place."""
+        return self.assign(self.value + np.asarray(delta))
+
+    def assign_sub(self, delta: Any) -> Variable:
+        """Subtract `delta` from the weight in place."""
+        return self.assign(self.value - np.asarray(delta))
+
+    def __repr__(self) -> str:
+        return (f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, "
+                f"value={self.value}>")  # fmt: skip
+
+
+def own_variables(module: Module, scope: Sequence[str] = ()) -> list[Variable]:
+    """A module's own weights (not its sub-modules'), in Keras order: parameters, then buffers
+    such as BatchNormalization's moving statistics, each in the order it was created. `scope` names
+    the enclosing modules for a weight whose creation path was not recorded (a descentlab.nn
+    module inside a Keras model)."""
+    cache: dict[str, Variable] = module.__dict__.setdefault("_variables", {})
+    recorded: dict[str, str] = module.__dict__.get("_weight_paths", {})
+    names = [n for n, p in module._parameters.items() if p is not None]
+    names += [n for n, b in module._buffers.items() if b is not None]
+    out = []
+    for attr in names:
+        if attr not in cache:
+            path = recorded.get(attr) or "/".join([*scope, attr])
+            cache[attr] = Variable(module, attr, path)
+        out.append(cache[attr])
+    return out
+
+
+def keras_weights(module: Module) -> list[Variable]:
+    """Every weight of `module` and its sub-modules in Keras order (each layer's own weights,
+    then its sub-layers', depth first; a shared weight once)."""
+    out: list[Variable] = []
+    seen: set[int] = set()
+
+    def walk(m: Module, scope: list[str]) -> None:
+        for v in own_variables(m, scope):
+            if id(v.value) not in seen:
+                seen.add(id(v.value))
+                out.append(v)
+        for key, child in m._modules.items():
+            if child is not None:
+                walk(child, [*scope, getattr(child, "name", None) or key])
+
+    walk(module, [getattr(module, "name", None) or type(module).__name__.lower()])
+    return out
+
+
+class KerasWeights:
+    """Keras' weight accessors for a layer or a model: `weights`, `trainable_weights`,
+    `non_trainable_weights`, `get_weights`, `set_weights` (one list, in Keras order).
+
+    Convention: Keras 3: a layer's own weights (parameters, then state), then its sub-layers',
+    each once; `trainable = False` moves every weight to `non_trainable_weights`.
+
+    Example:
+        >>> bn = BatchNormalization(input_shape=(3,))
+        >>> [v.name for v in bn.trainable_weights], [v.name for v in bn.non_trainable_weights]
+        (['gamma', 'beta'], ['moving_mean', 'moving_variance'])
+        >>> bn.trainable = False
+        >>> len(bn.trainable_weights), len(bn.non_trainable_weights)
+        (0, 4)
+    """
+
+    @property
+    def weights(self) -> list[Variable]:
+        """Every weight, trainable and not, in Keras order (Dense: kernel, bias;
+        BatchNormalization: gamma, beta, moving_mean, moving_variance), as `Variable`s."""
+        return keras_weights(self)  # type: ignore[arg-type]
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
+        """The weights training updates: none when frozen (`trainable = False`), as Keras."""
+        if not self.trainable:  # type: ignore[attr-defined]
+            return []
+        return [v for v in self.weights if v.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list[Variable]:
+        """State (moving statistics) and frozen weights: all of them when frozen, as Keras."""
+        if not self.trainable:  # type: ignore[attr-defined]
+            return self.weights
+        return [v for v in self.weights if not v.trainable]
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every weight in Keras order (e.g. kernel, bias; gamma, beta, moving_mean,
+        moving_variance), so `ours.set_weights(keras_model.get_weights())` works."""
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Load arrays given in `get_weights()` order; counts and shapes must match."""
+        variables = self.weights
+        assign_weights([v.value for v in variables], weights, self._who("set_weights"),
+                       [v.path for v in variables])  # fmt: skip
+
+    def _who(self, method: str) -> str:
+        return method
+
+
 class InputSpec:
     """What `Input(shape=...)` returns: the per-sample shape that builds a `Sequential` at once."""
 
@@ -161,9 +356,10 @@ def Input(shape: Sequence[int], dtype: Any = "float32", name: str | None = None)
     return InputSpec(shape, dtype)
 
 
-class Layer(Module):
+class Layer(KerasWeights, Module):
     """A Module with Keras' extras: `input_shape=` (Keras 2 habit) builds it at once in a
-    Sequential; `kernel_regularizer`/`bias_regularizer` penalties are collected in `losses`."""
+    Sequential; `kernel_regularizer`/`bias_regularizer` penalties are collected in `losses`;
+    `weights`, `trainable_weights`, `non_trainable_weights` list Keras `Variable`s."""
 
     def __init__(self, input_shape: Sequence[int] | None = None, input_dim: int | None = None,
                  name: str | None = None) -> None:  # fmt: skip
@@ -176,9 +372,23 @@ class Layer(Module):
         self._trainable = True
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, Parameter) and not self.__dict__.get("_trainable", True):
-            value.requires_grad = False  # a frozen layer's weights, created after the freeze
+        if isinstance(value, Parameter):
+            if not self.__dict__.get("_trainable", True):
+                value.requires_grad = False  # a frozen layer's weights, created after the freeze
+            _record_path(self, name)
         super().__setattr__(name, value)
+
+    def register_buffer(self, name: str, value: Any, persistent: bool = True) -> None:
+        if value is not None:
+            _record_path(self, name)
+        super().register_buffer(name, value, persistent)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        _SCOPE.append(self)  # Keras' name scope (weights built now get 'layer/kernel' paths)
+        try:  # (append/pop rather than `with name_scope`: this runs on every call)
+            return super().__call__(*args, **kwargs)
+        finally:
+            _SCOPE.pop()
 
     @property
     def trainable(self) -> bool:
@@ -210,33 +420,26 @@ class Layer(Module):
                 out.append(reg(weight))
         return out
 
-    def get_weights(self) -> list[np.ndarray]:
-        """Copies of the weights in Keras order (parameters, then non-trainable state)."""
-        return [np.array(w) for w in own_weights(self)]
-
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Load arrays given in `get_weights()` order (shapes must match)."""
-        assign_weights(own_weights(self), weights, f"{type(self).__name__}.set_weights")
+    def _who(self, method: str) -> str:
+        return f"{type(self).__name__}.{method}"
 
 
-def own_weights(module: Module) -> list[np.ndarray]:
-    """A module's own weight arrays (not its sub-modules'), in Keras order: parameters, then
-    buffers such as BatchNormalization's moving statistics, each in the order it was created."""
-    return [p.data for p in module.parameters(recurse=False)] + [
-        b for _, b in module.named_buffers(recurse=False)
-    ]
-
-
-def assign_weights(targets: Sequence[np.ndarray], weights: Sequence[Any], who: str) -> None:
-    """Copy `weights` into the `targets` arrays in place; the counts and each shape must match."""
+def assign_weights(targets: Sequence[np.ndarray], weights: Sequence[Any], who: str,
+                   names: Sequence[str] | None = None) -> None:  # fmt: skip
+    """Copy `weights` into the `targets` arrays in place (cast to their dtypes); the counts and
+    each shape must match. `names` (Keras paths) label the weights in the errors."""
     if len(weights) != len(targets):
         raise ValueError(f"{who}: there are {len(targets)} weights, got {len(weights)} array(s)")
+    checked = []
     for i, (dst, src) in enumerate(zip(targets, weights)):
         src = np.asarray(src)
         if src.shape != dst.shape:
+            label = f"weight {i}" + (f" ({names[i]})" if names else "")
             raise ValueError(
-                f"{who}: weight {i} has shape {dst.shape}, got an array of shape {src.shape}"
+                f"{who}: {label} has shape {dst.shape}, got an array of shape {src.shape}"
             )
+        checked.append(src)
+    for dst, src in zip(targets, checked):  # all shapes checked first: nothing half-written
         dst[...] = src
 
 

@@ -1,5 +1,6 @@
 """Keras' model API on descentlab modules: `Sequential([...])` and subclassed `Model`s with
-`compile`, `fit`, `evaluate`, `predict`, `summary`, `get_weights`/`set_weights`,
+`compile`, `fit`, `evaluate`, `predict`, `train_on_batch`/`test_on_batch`/`predict_on_batch`,
+`summary`, `weights`/`trainable_weights`/`non_trainable_weights`, `get_weights`/`set_weights`,
 `save_weights`/`load_weights`.
 
 `fit`, `evaluate` and `predict` are `descentlab.fit/evaluate/predict` with Keras' defaults: the
@@ -34,11 +35,12 @@ import numpy as np
 
 from descentlab.keras.layers import (
     InputSpec,
+    KerasWeights,
     Layer,
-    assign_weights,
+    adopt_weights,
     auto_name,
     count_weights,
-    own_weights,
+    name_scope,
 )
 from descentlab.nn.dropout import Dropout as _Dropout
 from descentlab.nn.module import Module
@@ -96,7 +98,34 @@ def _has_batch_axis(model: Model, x: Any, who: str) -> None:
         )
 
 
-class Model(Module):
+def _keras_result(scores: dict[str, Any], return_dict: bool) -> Any:
+    """What Keras' evaluate / train_on_batch / test_on_batch return: the dict with
+    return_dict=True, else the loss alone when there are no metrics, else [loss, *metrics]."""
+    if return_dict:
+        return scores
+    values = list(scores.values())
+    return values[0] if len(values) == 1 else values
+
+
+def _refuse_both_weightings(x: Any, sample_weight: Any, class_weight: Any) -> None:
+    """Keras 3 refuses class_weight together with sample weights (given, or yielded by a
+    dataset) rather than multiplying them; so do we, with Keras' message and the fix."""
+    if class_weight is None:
+        return
+    fix = (" Fold the class weights into the sample weights instead (multiply each sample's "
+           "weight by its class's weight) and pass sample_weight alone.")  # fmt: skip
+    if sample_weight is not None:
+        raise ValueError("You cannot `class_weight` and `sample_weight` at the same time." + fix)
+    dataset = getattr(x, "dataset", x)
+    arrays = getattr(dataset, "arrays", None)
+    if isinstance(arrays, tuple) and len(arrays) == 3:  # a TensorDataset of (x, y, weights)
+        raise ValueError(
+            "You cannot specify `class_weight` and `sample_weight` at the same time (x yields "
+            "(x, y, sample_weight) batches)." + fix
+        )
+
+
+class Model(KerasWeights, Module):
     """A Module with Keras' training methods. Subclass it and define `call(inputs)` (Keras'
     subclassing API), or use `Sequential`.
 
@@ -120,6 +149,10 @@ class Model(Module):
 
     def call(self, inputs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define call(inputs)")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with name_scope(self):  # weights built now get Keras paths 'model_name/layer/kernel'
+            return super().__call__(*args, **kwargs)
 
     def forward(self, inputs: Any) -> Any:
         if self._input_shape is None and hasattr(inputs, "shape"):
@@ -177,18 +210,6 @@ class Model(Module):
         """The sum of `losses` (added to the training loss by `fit`), or None when there are none."""
         terms = self.losses
         return functools.reduce(operator.add, terms) if terms else None
-
-    def get_weights(self) -> list[np.ndarray]:
-        """Copies of every weight, layer by layer in Keras order (e.g. kernel, bias; gamma, beta,
-        moving_mean, moving_variance), so `ours.set_weights(keras_model.get_weights())` works."""
-        return [np.array(w) for w in self._weight_arrays()]
-
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Load arrays given in `get_weights()` order; counts and shapes must match."""
-        assign_weights(self._weight_arrays(), weights, "set_weights")
-
-    def _weight_arrays(self) -> list[np.ndarray]:
-        return [w for m in self.modules() for w in own_weights(m)]
 
     def save_weights(self, filepath: str | Path) -> Path:
         """Write the weights to `filepath` (safetensors, atomically; Keras' `.weights.h5` is an
@@ -252,8 +273,8 @@ class Model(Module):
     def _require_compiled(self, what: str) -> dict[str, Any]:
         if self._compiled is None:
             raise RuntimeError(f"call model.compile(optimizer=..., loss=...) before {what}()")
-        if self._compiled["loss"] is None and what == "fit":
-            raise ValueError("fit: compile() was called without a loss; pass loss=...")
+        if self._compiled["loss"] is None and what in ("fit", "train_on_batch"):
+            raise ValueError(f"{what}: compile() was called without a loss; pass loss=...")
         return self._compiled
 
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
@@ -266,6 +287,7 @@ class Model(Module):
         from descentlab.train.fit import fit
 
         c = self._require_compiled("fit")
+        _refuse_both_weightings(x, sample_weight, class_weight)
         _has_batch_axis(self, x, "fit")
         self._note_input(x)
         self._check_own_optimizer(c["optimizer"])
@@ -288,20 +310,66 @@ class Model(Module):
                  return_dict: bool = False) -> Any:  # fmt: skip
         """The loss (with the regularization penalties, as Keras) and metrics on (x, y): a float
         when there are no metrics, else [loss, metric, ...], or a dict with return_dict=True."""
-        from descentlab.train.fit import evaluate
-
-        c = self._require_compiled("evaluate")
-        _has_batch_axis(self, x, "evaluate")
-        scores = evaluate(self, x, y, loss=c["loss"], metrics=c["metrics"],
-                          batch_size=32 if batch_size is None else batch_size,
-                          sample_weight=sample_weight, verbose=0)  # fmt: skip
+        scores = self._scores(x, y, 32 if batch_size is None else batch_size, sample_weight,
+                              "evaluate")  # fmt: skip
         if _verbose(verbose):
             shown = {k: v for k, v in scores.items() if np.ndim(v) == 0}
             print(" - ".join(f"{k}: {v:.4f}" for k, v in shown.items()), flush=True)
-        if return_dict:
-            return scores
-        values = list(scores.values())
-        return values[0] if len(values) == 1 else values
+        return _keras_result(scores, return_dict)
+
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                       class_weight: Any = None, return_dict: bool = False) -> Any:  # fmt: skip
+        """One optimizer update on exactly the batch (x, y), the step `fit` takes; returns this
+        batch's loss (with the regularization penalties), a list [loss, *metrics] when compiled
+        with metrics, or a dict with return_dict=True.
+
+        Convention: Keras 3's `train_on_batch`: metrics are reset at each call, so they describe
+        this batch alone (from the forward pass before the update); class_weight and
+        sample_weight cannot both be given.
+
+        Example:
+            >>> model.compile(optimizer="sgd", loss="mse")                  # doctest: +SKIP
+            >>> loss = model.train_on_batch(x[:32], y[:32])                 # doctest: +SKIP
+        """
+        from descentlab.train.fit import _train_on_batch
+
+        c = self._require_compiled("train_on_batch")
+        if class_weight is not None and sample_weight is not None:
+            raise ValueError(
+                "train_on_batch: Arguments `sample_weight` and `class_weight` cannot be specified "
+                "at the same time (Keras); fold the class weights into sample_weight (multiply "
+                "each sample's weight by its class's weight) and pass sample_weight alone"
+            )
+        _has_batch_axis(self, x, "train_on_batch")
+        self._note_input(x)
+        self._check_own_optimizer(c["optimizer"])
+        scores = _train_on_batch(self, x, y, loss=c["loss"], optimizer=c["optimizer"],
+                                 metrics=c["metrics"], class_weight=class_weight,
+                                 sample_weight=sample_weight)  # fmt: skip
+        return _keras_result(scores, return_dict)
+
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                      return_dict: bool = False) -> Any:  # fmt: skip
+        """The loss (with the regularization penalties) and metrics on exactly the batch (x, y),
+        in evaluation mode: a float, [loss, *metrics], or a dict with return_dict=True.
+
+        Convention: Keras 3's `test_on_batch`: `evaluate` on one batch, metrics reset first.
+
+        Example:
+            >>> loss = model.test_on_batch(x[:32], y[:32])                  # doctest: +SKIP
+        """
+        scores = self._scores(x, y, max(len(x), 1), sample_weight, "test_on_batch")
+        return _keras_result(scores, return_dict)
+
+    def _scores(self, x: Any, y: Any, batch_size: int, sample_weight: Any,
+                who: str) -> dict[str, Any]:  # fmt: skip
+        """descentlab.evaluate with the compiled loss and metrics (evaluate, test_on_batch)."""
+        from descentlab.train.fit import evaluate
+
+        c = self._require_compiled(who)
+        _has_batch_axis(self, x, who)
+        return evaluate(self, x, y, loss=c["loss"], metrics=c["metrics"], batch_size=batch_size,
+                        sample_weight=sample_weight, verbose=0)  # fmt: skip
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto") -> np.ndarray:
         """The model's outputs for x as a NumPy array, batch by batch, in evaluation mode."""
@@ -424,6 +492,7 @@ class Sequential(Model, _TorchSequential):
             shape = getattr(layer, "input_shape", None)
             if shape is not None:
                 self._input_shape = tuple(shape)
+                adopt_weights(layer, self)  # Keras builds it inside the model: 'model/dense/...'
         self.add_module(str(len(self._modules)), layer)
         if self._input_shape is not None:
             self.build()
@@ -437,7 +506,7 @@ class Sequential(Model, _TorchSequential):
         was_training = self.training
         self.eval()
         try:
-            with no_grad():
+            with no_grad(), name_scope(self):
                 _TorchSequential.forward(
                     self, Tensor(np.zeros((1, *self._input_shape), np.float32))
                 )

@@ -332,19 +332,8 @@ def _train_one_epoch(model: Any, loader: Any, loss_fn: Any, opt: Any, cw: np.nda
         if batch_begin:
             cbs.call("on_train_batch_begin", b, {"size": n})
         w = _combine_weights(yb, wb, cw)
-        if needs_closure:
-            # L-BFGS re-evaluates the loss in its line search: hand it a closure, as in PyTorch.
-            # The batch's loss and metrics are those of the first evaluation (before the step).
-            y_pred, value = _closure_step(model, opt, xb, yb, w, loss_fn, cbs if after_backward
-                                          else None, b)  # fmt: skip
-        else:
-            y_pred = model(Tensor(xb))
-            value = _with_penalty(model, _loss(loss_fn, y_pred, yb, w))
-            opt.zero_grad()
-            value.backward()
-            if after_backward:
-                cbs.call("on_after_backward", b, {"size": n})
-            opt.step()
+        y_pred, value = _train_step(model, opt, loss_fn, xb, yb, w, needs_closure,
+                                    cbs if after_backward else None, b)  # fmt: skip
         batch_loss = float(value.data)
         total += batch_loss * n
         seen += n
@@ -360,6 +349,68 @@ def _train_one_epoch(model: Any, loader: Any, loss_fn: Any, opt: Any, cw: np.nda
         raise ValueError("fit: the training data yielded no batches (empty data, or drop_last "
                          "with fewer samples than batch_size)")  # fmt: skip
     return {"loss": total / seen, **_results(metrics)}
+
+
+def _train_step(model: Any, opt: Any, loss_fn: Any, xb: np.ndarray, yb: np.ndarray,
+                w: np.ndarray | None, needs_closure: bool, cbs: CallbackList | None = None,
+                b: int = 0) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """One update on one batch: forward, loss (+ the model's penalty), backward, optimizer step.
+    Returns the predictions and the loss of the forward pass before the update; `cbs` (if given)
+    hears `on_after_backward`. Shared by `fit` and Keras' `train_on_batch`."""
+    if needs_closure:
+        # L-BFGS re-evaluates the loss in its line search: hand it a closure, as in PyTorch.
+        # The batch's loss and metrics are those of the first evaluation (before the step).
+        return _closure_step(model, opt, xb, yb, w, loss_fn, cbs, b)
+    y_pred = model(Tensor(xb))
+    value = _with_penalty(model, _loss(loss_fn, y_pred, yb, w))
+    opt.zero_grad()
+    value.backward()
+    if cbs is not None:
+        cbs.call("on_after_backward", b, {"size": len(xb)})
+    opt.step()
+    return y_pred, value
+
+
+def _train_on_batch(model: Any, x: Any, y: Any, *, loss: Any, optimizer: Any,
+                    metrics: Iterable[Any] = (), class_weight: Mapping[int, float] | None = None,
+                    sample_weight: Any = None) -> dict[str, Any]:  # fmt: skip
+    """One optimizer update on exactly the batch (x, y), the step `fit` takes, and its logs.
+
+    Convention: Keras' `train_on_batch`: the model in train mode for the step; the loss (with the
+    model's penalty) and the metrics are those of this batch alone, from the forward pass
+    before the update; weights as in `fit` (sum_i w_i * l_i / batch size).
+
+    Example:
+        >>> logs = _train_on_batch(model, x[:32], y[:32], loss="cross_entropy",
+        ...                        optimizer=opt, metrics=["accuracy"])    # doctest: +SKIP
+        >>> sorted(logs)                                                     # doctest: +SKIP
+        ['accuracy', 'loss']
+    """
+    _check_model(model)
+    dtype = _param_dtype(model)
+    loss_fn = _resolve_loss(loss)
+    xb, yb = _as_input(x, "x", dtype), _as_target(y, "y", dtype)
+    _check_lengths(xb, yb, "x", "y")
+    if len(xb) == 0:
+        raise ValueError("train_on_batch: x has no samples")
+    _check_finite(xb, "x")
+    _check_finite(yb, "y")
+    wb = None if sample_weight is None else _as_weights(sample_weight, len(xb), "sample_weight")
+    w = _combine_weights(yb, wb, _class_weight_table(class_weight))
+    if getattr(optimizer, "built", True) is False or next(model.parameters(), None) is None:
+        _probe(model, xb)  # build lazy layers before the optimizer collects the parameters
+    opt = _resolve_optimizer(optimizer, model)
+    mets = _resolve_metrics(metrics)
+    was_training = bool(getattr(model, "training", True))
+    try:
+        model.train()
+        y_pred, value = _train_step(model, opt, loss_fn, xb, yb, w, _needs_closure(opt))
+    finally:
+        model.train(was_training)
+    for _, m in mets:
+        m.reset()
+        m.update(y_pred.data, yb, sample_weight=w)
+    return {"loss": float(value.data), **_results(mets)}
 
 
 def _needs_closure(opt: Any) -> bool:
