@@ -302,17 +302,17 @@ def scale_by_learning_rate(lr: float | Schedule | None = None) -> GradientTransf
 
 # ----------------------------------------------------------------------------- weight decay
 def _plus_decay(updates: Arrays, params: Sequence[np.ndarray], wd: float) -> Arrays:
-    """u + wd * p for each pair (in place when u is writable; u + t == t + u bit for bit)."""
+    """u + wd * p for each pair, one fused pass (in place when u is writable, else on a copy of u,
+    which rounds the same)."""
     if wd == 0.0:
         return updates
     out = []
     for u, p in zip(updates, params):
-        t = p * wd
-        if u.flags.writeable:
-            u += t
-            out.append(u)
-        else:
-            out.append(np.add(u, t, out=t))
+        target = inplace_target(u)
+        if target is not u:
+            np.copyto(target, u)
+        axpy(wd, p, target)
+        out.append(target)
     return out
 
 
@@ -885,9 +885,7 @@ def ema(decay: float = 0.99, first_step_copies: bool = True) -> GradientTransfor
             if first_step_copies and state["ema_step"][i] == 0:
                 np.copyto(a, new_p)
             else:
-                a *= decay
-                new_p *= 1.0 - decay
-                a += new_p
+                axpby(1.0 - decay, new_p, decay, a)  # one pass
             state["ema_step"][i] += 1
         return updates, state
 
