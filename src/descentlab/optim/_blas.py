@@ -3,13 +3,18 @@
 NumPy has no fused `a*x + y`: written with ufuncs it is two passes over memory and a temporary,
 and an optimizer step is nothing but such passes (SGD with momentum: four; Adam: a dozen). The BLAS
 that NumPy's wheels bundle (OpenBLAS) has the level-1 routine `axpby`, so this module calls it
-through ctypes when it can find it, and falls back to NumPy otherwise (another BLAS, a dtype other
-than float32/float64, a non-contiguous array). `axpy` is `axpby` with b = 1 rather than BLAS's own
-axpy: that one wakes OpenBLAS's worker threads, which then spin on the core our own step threads
-(and the next GEMM) want, for no gain on cache-sized pieces. The rounding may differ from the
-two-pass NumPy form in the last bit (a fused multiply-add rounds once); a given machine and array
-layout always takes the same path, and pieces of an array round exactly as the whole, so runs stay
-reproducible bit for bit. Set DESCENTLAB_NO_BLAS=1 to always use the NumPy form.
+through ctypes for float32 arrays when it can find it, and uses the NumPy form otherwise (another
+BLAS, a non-contiguous array, and float64 always). `axpy` is `axpby` with b = 1 rather than BLAS's
+own axpy: that one wakes OpenBLAS's worker threads, which then spin on the core our own step
+threads (and the next GEMM) want, for no gain on cache-sized pieces.
+
+Rounding: a fused multiply-add rounds once, so the result may differ from the two-pass NumPy form
+in the last bit, and OpenBLAS picks its kernel by CPU. Which path runs depends only on the dtype
+and layout, never on the size, so an array cut into pieces rounds exactly as the whole, and runs
+stay reproducible bit for bit on a machine. float64, the dtype of gradient checks, parity tests
+and the playground's figures, keeps NumPy's per-operation IEEE rounding, the same on every machine;
+float32 is the training dtype, where the passes saved matter. Set DESCENTLAB_NO_BLAS=1 to always
+use the NumPy form.
 
 Example:
     >>> import numpy as np
@@ -31,7 +36,7 @@ import numpy as np
 
 __all__ = ["axpy", "axpby", "available"]
 
-# cblas_?axpby per dtype, or None when no usable BLAS was found
+# cblas_saxpby by dtype (float32 only, see the module docstring), or None without a usable BLAS
 _Routines = dict[np.dtype, Callable[..., None]]
 _routines: _Routines | None = None
 _loaded = False
@@ -56,7 +61,7 @@ def _bind(lib: Any, name: str, index: type, scalar: type) -> Callable[..., None]
 
 
 def _load() -> _Routines | None:
-    """Find cblas_saxpby / cblas_daxpby (64-bit or 32-bit integer interface) in NumPy's BLAS."""
+    """Find cblas_saxpby (64-bit or 32-bit integer interface) in NumPy's BLAS."""
     if os.environ.get("DESCENTLAB_NO_BLAS", "") not in ("", "0"):
         return None
     for path in _library_files():
@@ -71,9 +76,6 @@ def _load() -> _Routines | None:
                 return {
                     np.dtype(np.float32): _bind(
                         lib, f"{prefix}saxpby{suffix}", index, ctypes.c_float
-                    ),
-                    np.dtype(np.float64): _bind(
-                        lib, f"{prefix}daxpby{suffix}", index, ctypes.c_double
                     ),
                 }
             except AttributeError:
@@ -119,8 +121,8 @@ def _blas_for(x: np.ndarray, y: np.ndarray) -> Callable[..., None] | None:
 
 
 def available() -> bool:
-    """Whether the fused BLAS routine was found (float32 and float64, contiguous arrays)."""
-    probe = np.zeros(1)
+    """Whether the fused BLAS routine was found (float32, contiguous arrays)."""
+    probe = np.zeros(1, np.float32)
     return _blas_for(probe, probe) is not None
 
 
