@@ -159,12 +159,79 @@ def test_float32_steps_match_torch_either_way(with_blas, torch, monkeypatch):
 
 def test_only_float32_takes_the_blas_path():
     # float64 keeps NumPy's per-operation rounding: the same bits on every machine
-    assert _blas._blas_for(np.zeros(3), np.zeros(3)) is None
+    assert _blas._blas_for(np.zeros(3), np.zeros(3), 0.5, 0.5) is None
     if sys.platform.startswith("linux"):
-        assert _blas._blas_for(np.zeros(3, np.float32), np.zeros(3, np.float32)) is not None
+        f32 = np.zeros(3, np.float32)
+        assert _blas._blas_for(f32, f32, 0.5, 0.5) is not None
+        assert _blas._blas_for(f32, f32, 0.0, 0.5) is None  # 0 * nan must stay nan
+        assert _blas._blas_for(np.float32(1.0), f32[:1], 0.5, 0.5) is None  # a scalar: no pointer
 
 
 def test_the_fast_data_address_agrees_with_numpys():
     base = np.arange(24.0, dtype=np.float32).reshape(4, 6)
     for a in [base, base[1:], base[:, 2:], base.T, T.readonly(base[2]), np.empty(0)]:
         assert _blas._array_data_address(a) == a.ctypes.data
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", optim.registry.available())
+def test_a_0d_parameter_steps_like_a_one_element_one(name, dtype):
+    # NumPy's ufuncs return scalars for 0-d inputs: the optimizer must hand transforms views
+    def run(shape: tuple[int, ...]) -> tuple[float, dict]:
+        p = dl.nn.Parameter(np.full(shape, 1.5, dtype))
+        opt = optim.get(name, [p])
+        for k in range(3):
+            if name == "lbfgs":
+
+                def closure():
+                    p.grad = np.full(shape, 2.0 * float(p.data.sum()), dtype)
+                    return dl.tensor(float(p.data.sum()) ** 2)
+
+                opt.step(closure)
+            else:
+                p.grad = np.full(shape, 0.5 + k, dtype)
+                opt.step()
+        return float(p.data.reshape(-1)[0]), opt.state_dict()
+
+    scalar, state = run(())
+    assert scalar == run((1,))[0]
+    if name == "lbfgs":
+        return  # its state is flat vectors over all parameters, as in PyTorch
+    entries = state["state"]
+    for entry in entries.values() if isinstance(entries, dict) else entries:
+        for value in entry.values():
+            if isinstance(value, np.ndarray) and value.size == 1:
+                assert value.shape == (), (name, value.shape)  # shaped like the parameter
+
+
+def test_a_0d_parameter_matches_torch(torch):
+    p = dl.nn.Parameter(np.array(1.5, np.float32))
+    tp = torch.tensor(1.5, requires_grad=True)
+    ours, theirs = optim.Adam([p], lr=0.1), torch.optim.Adam([tp], lr=0.1, foreach=False)
+    for g in (0.5, -1.0, 2.0):
+        p.grad, tp.grad = np.array(g, np.float32), torch.tensor(g)
+        ours.step()
+        theirs.step()
+    np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-6)
+    assert ours.state_dict()["state"][0]["exp_avg"].shape == ()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_gradients_reach_the_parameters_even_with_lr_0(dtype):
+    # BLAS skips an operand whose coefficient is 0; PyTorch gives 0 * nan = nan, and so do we
+    p = dl.nn.Parameter(np.ones(4, dtype))
+    opt = optim.SGD([p], lr=0.0, momentum=0.9)
+    p.grad = np.array([np.nan, np.inf, 1.0, 1.0], dtype)
+    with np.errstate(invalid="ignore"):  # 0 * inf
+        opt.step()
+    assert np.isnan(p.data[:2]).all() and (p.data[2:] == 1.0).all()
+
+
+def test_axpby_accepts_its_target_as_input():
+    for dtype in (np.float32, np.float64):
+        y = np.full(5, 2.0, dtype)
+        _blas.axpby(0.5, y, 0.5, y)
+        np.testing.assert_array_equal(y, np.full(5, 2.0, dtype))
+        y = np.full(5, 2.0, dtype)
+        _blas.axpby(1.0, y, 3.0, y)
+        np.testing.assert_array_equal(y, np.full(5, 8.0, dtype))

@@ -21,6 +21,7 @@ import difflib
 import itertools
 import math
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -146,25 +147,35 @@ def count_weights(module: Module) -> tuple[int, int]:
 
 
 # The Keras objects being called or built, outermost first: a weight created meanwhile records
-# their names as its Keras path ('sequential/dense/kernel'), as Keras' name scopes do.
-_SCOPE: list[Module] = []
+# their names as its Keras path ('sequential/dense/kernel'), as Keras' name scopes do. One stack
+# per thread: models called from two threads must not see each other's scopes.
+_scopes = threading.local()
+
+
+def _scope() -> list[Module]:
+    stack = getattr(_scopes, "stack", None)
+    if stack is None:
+        stack = _scopes.stack = []
+    return stack
 
 
 @contextmanager
 def name_scope(module: Module) -> Iterator[None]:
     """Calls and builds inside this block create weights under `module.name` (Keras' scope)."""
-    _SCOPE.append(module)
+    stack = _scope()
+    stack.append(module)
     try:
         yield
     finally:
-        _SCOPE.pop()
+        stack.pop()
 
 
 def _record_path(module: Module, attr: str) -> None:
     """Remember where a weight was created, as Keras' variable path: the enclosing scopes'
     names, the layer's own name, the weight's name."""
-    names = [getattr(m, "name", None) or type(m).__name__.lower() for m in _SCOPE]
-    if not _SCOPE or _SCOPE[-1] is not module:
+    stack = _scope()
+    names = [getattr(m, "name", None) or type(m).__name__.lower() for m in stack]
+    if not stack or stack[-1] is not module:
         names.append(module.name)
     module.__dict__.setdefault("_weight_paths", {})[attr] = "/".join([*names, attr])
 
@@ -384,11 +395,12 @@ class Layer(KerasWeights, Module):
         super().register_buffer(name, value, persistent)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        _SCOPE.append(self)  # Keras' name scope (weights built now get 'layer/kernel' paths)
+        stack = _scope()
+        stack.append(self)  # Keras' name scope (weights built now get 'layer/kernel' paths)
         try:  # (append/pop rather than `with name_scope`: this runs on every call)
             return super().__call__(*args, **kwargs)
         finally:
-            _SCOPE.pop()
+            stack.pop()
 
     @property
     def trainable(self) -> bool:

@@ -44,7 +44,7 @@ import numpy as np
 from descentlab.optim import schedules
 from descentlab.optim import transforms as T
 from descentlab.optim.optimizer import Optimizer as _TorchStyleOptimizer
-from descentlab.optim.optimizer import _as_is, _Tuner, _update
+from descentlab.optim.optimizer import _as_is, _Tuner, _update, at_least_1d, shaped_like
 from descentlab.optim.registry import OptimizerSpec, register
 from descentlab.optim.transforms import GradientTransformation, apply_updates
 from descentlab.tensor import Tensor, enable_grad
@@ -459,13 +459,13 @@ class Optimizer(_TorchStyleOptimizer):
                 fresh = tx.init([p.data])
                 for key in missing:
                     st[key] = fresh[key][0]
-        state = {key: [self.state[i][key] for i in index] for key in keys}
+        state = {key: [at_least_1d(self.state[i][key]) for i in index] for key in keys}
         hyper = dict(group)
         hyper["lr"] = lr_t
         hyper["step"] = self.iterations + 1  # one shared, 1-based step count (Keras)
-        datas = [p.data for p in params]
+        datas = [at_least_1d(p.data) for p in params]
         grads = [
-            g if g.flags.writeable or _as_is(tx, g, d) else self._grad_copy(i, p)
+            at_least_1d(g if g.flags.writeable or _as_is(tx, g, d) else self._grad_copy(i, p))
             for i, p, g, d in zip(index, params, grads, datas)
         ]
 
@@ -475,8 +475,8 @@ class Optimizer(_TorchStyleOptimizer):
         tuner = self._tuners.setdefault(tuple(index), _Tuner())
         state = _update(tx, grads, state, datas, hyper, whole, tuner=tuner)
         for key, values in state.items():
-            for i, v in zip(index, values):
-                self.state[i][key] = v
+            for i, v, p in zip(index, values, params):
+                self.state[i][key] = shaped_like(v, p.data)
 
     def _tx_keys(self, tx: GradientTransformation, structure: tuple, p: Tensor) -> tuple[str, ...]:
         cache = self.__dict__.setdefault("_tx_key_cache", {})

@@ -107,13 +107,18 @@ def _address_reader() -> Callable[[np.ndarray], int]:
     return lambda a: a.ctypes.data
 
 
-def _blas_for(x: np.ndarray, y: np.ndarray) -> Callable[..., None] | None:
-    """The axpby routine for this pair, or None when the NumPy form must be used."""
+def _blas_for(x: Any, y: Any, a: float, b: float) -> Callable[..., None] | None:
+    """The axpby routine for this call, or None when the NumPy form must be used: no BLAS, not
+    two arrays (a NumPy scalar has no data pointer to pass), dtypes, shapes or layouts that differ,
+    or a zero coefficient (BLAS then skips that operand, so 0 * NaN would give 0, not NaN as NumPy
+    and PyTorch give)."""
     global _routines, _loaded, _address
     if not _loaded:
         _address = _address_reader()
         _routines, _loaded = _load(), True
-    if _routines is None or x.dtype != y.dtype or x.shape != y.shape or not y.size:
+    if _routines is None or not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
+        return None
+    if x.dtype != y.dtype or x.shape != y.shape or not y.size or a == 0.0 or b == 0.0:
         return None
     if not (x.flags.c_contiguous and y.flags.c_contiguous and y.flags.writeable):
         return None
@@ -123,12 +128,12 @@ def _blas_for(x: np.ndarray, y: np.ndarray) -> Callable[..., None] | None:
 def available() -> bool:
     """Whether the fused BLAS routine was found (float32, contiguous arrays)."""
     probe = np.zeros(1, np.float32)
-    return _blas_for(probe, probe) is not None
+    return _blas_for(probe, probe, 1.0, 1.0) is not None
 
 
 def axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
     """y <- a * x + y, in place, in one pass (BLAS axpby with b = 1) where possible."""
-    routine = _blas_for(x, y)
+    routine = _blas_for(x, y, a, 1.0)
     if routine is None:
         y += x * a if a != 1.0 else x
     else:
@@ -136,10 +141,11 @@ def axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
 
 
 def axpby(a: float, x: np.ndarray, b: float, y: np.ndarray) -> None:
-    """y <- a * x + b * y, in place, in one pass (BLAS axpby) where possible."""
-    routine = _blas_for(x, y)
+    """y <- a * x + b * y, in place, in one pass (BLAS axpby) where possible; x may be y."""
+    routine = _blas_for(x, y, a, b)
     if routine is None:
+        ax = x * a if a != 1.0 or np.may_share_memory(x, y) else x  # before y changes
         y *= b
-        y += x * a if a != 1.0 else x
+        y += ax
     else:
         routine(y.size, a, _address(x), 1, b, _address(y), 1)

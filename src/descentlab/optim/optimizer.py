@@ -221,24 +221,26 @@ class Optimizer:
                     f"{p.grad.shape}"
                 )
         keys = self.state[index[0]].keys()
-        state = {k: [self.state[i][k] for i in index] for k in keys}
-        datas = [p.data for p in params]
+        state = {k: [at_least_1d(self.state[i][k]) for i in index] for k in keys}
+        datas = [at_least_1d(p.data) for p in params]
 
         def whole() -> dict[str, list[Any]]:
             # the chain on whole arrays, on the gradients themselves (read-only) where it allows
             # that, else on copies in scratch arrays
             updates = [
-                readonly(p.grad) if _as_is(tx, p.grad, p.data) else self._grad_copy(i, p)
+                at_least_1d(
+                    readonly(p.grad) if _as_is(tx, p.grad, p.data) else self._grad_copy(i, p)
+                )
                 for i, p in zip(index, params)
             ]
             return apply_updates(tx, updates, state, datas, group)
 
         tuner = self._tuners.setdefault((tuple(index), layout is not None), _Tuner())
-        grads = [p.grad for p in params]
+        grads = [at_least_1d(p.grad) for p in params]
         state = _update(tx, grads, state, datas, group, whole, layout, tuner)
         for k, values in state.items():
-            for i, v in zip(index, values):
-                self.state[i][k] = v
+            for i, v, p in zip(index, values, params):
+                self.state[i][k] = shaped_like(v, p.data)
 
     def _grad_copy(self, i: int, p: Tensor) -> np.ndarray:
         """Copy p.grad into a scratch array the transforms may overwrite (p.grad stays as it was)."""
@@ -443,6 +445,20 @@ def _executor() -> ThreadPoolExecutor:
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=_num_threads, thread_name_prefix="descentlab-optim")
     return _pool
+
+
+def at_least_1d(x: Any) -> Any:
+    """A 0-d array as a one-element view (anything else as it is): on 0-d inputs NumPy's ufuncs
+    return scalars, which the transforms' in-place passes (`out=`) cannot take."""
+    return x.reshape(1) if isinstance(x, np.ndarray) and x.ndim == 0 else x
+
+
+def shaped_like(value: Any, param: np.ndarray) -> Any:
+    """A state array a transform built for a 0-d parameter's one-element view, shaped back like
+    the parameter (as PyTorch keeps it, so state_dicts match)."""
+    if param.ndim == 0 and isinstance(value, np.ndarray) and value.shape == (1,):
+        return value.reshape(())
+    return value
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
