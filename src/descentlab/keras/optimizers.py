@@ -44,7 +44,14 @@ import numpy as np
 from descentlab.optim import schedules
 from descentlab.optim import transforms as T
 from descentlab.optim.optimizer import Optimizer as _TorchStyleOptimizer
-from descentlab.optim.optimizer import _as_is, _Tuner, _update, at_least_1d, shaped_like
+from descentlab.optim.optimizer import (
+    _as_is,
+    _Tuner,
+    _update,
+    at_least_1d,
+    gather_state,
+    store_state,
+)
 from descentlab.optim.registry import OptimizerSpec, register
 from descentlab.optim.transforms import GradientTransformation, apply_updates
 from descentlab.tensor import Tensor, enable_grad
@@ -459,7 +466,8 @@ class Optimizer(_TorchStyleOptimizer):
                 fresh = tx.init([p.data])
                 for key in missing:
                     st[key] = fresh[key][0]
-        state = {key: [at_least_1d(self.state[i][key]) for i in index] for key in keys}
+        rows = [self.state[i] for i in index]
+        state = gather_state(rows, keys)
         hyper = dict(group)
         hyper["lr"] = lr_t
         hyper["step"] = self.iterations + 1  # one shared, 1-based step count (Keras)
@@ -473,10 +481,7 @@ class Optimizer(_TorchStyleOptimizer):
             return apply_updates(tx, grads, state, datas, hyper)
 
         tuner = self._tuners.setdefault(tuple(index), _Tuner())
-        state = _update(tx, grads, state, datas, hyper, whole, tuner=tuner)
-        for key, values in state.items():
-            for i, v, p in zip(index, values, params):
-                self.state[i][key] = shaped_like(v, p.data)
+        store_state(rows, _update(tx, grads, state, datas, hyper, whole, tuner=tuner), params)
 
     def _tx_keys(self, tx: GradientTransformation, structure: tuple, p: Tensor) -> tuple[str, ...]:
         cache = self.__dict__.setdefault("_tx_key_cache", {})

@@ -40,7 +40,7 @@ __all__ = ["axpy", "axpby", "available"]
 _Routines = dict[np.dtype, Callable[..., None]]
 _routines: _Routines | None = None
 _loaded = False
-_address: Callable[[np.ndarray], int] = lambda a: a.ctypes.data  # noqa: E731 (set by _load)
+_address: Callable[[np.ndarray], int] = lambda a: a.ctypes.data  # noqa: E731 (_blas_for sets it)
 
 
 def _library_files() -> list[str]:

@@ -221,7 +221,8 @@ class Optimizer:
                     f"{p.grad.shape}"
                 )
         keys = self.state[index[0]].keys()
-        state = {k: [at_least_1d(self.state[i][k]) for i in index] for k in keys}
+        rows = [self.state[i] for i in index]
+        state = gather_state(rows, keys)
         datas = [at_least_1d(p.data) for p in params]
 
         def whole() -> dict[str, list[Any]]:
@@ -237,10 +238,7 @@ class Optimizer:
 
         tuner = self._tuners.setdefault((tuple(index), layout is not None), _Tuner())
         grads = [at_least_1d(p.grad) for p in params]
-        state = _update(tx, grads, state, datas, group, whole, layout, tuner)
-        for k, values in state.items():
-            for i, v, p in zip(index, values, params):
-                self.state[i][k] = shaped_like(v, p.data)
+        store_state(rows, _update(tx, grads, state, datas, group, whole, layout, tuner), params)
 
     def _grad_copy(self, i: int, p: Tensor) -> np.ndarray:
         """Copy p.grad into a scratch array the transforms may overwrite (p.grad stays as it was)."""
@@ -453,12 +451,22 @@ def at_least_1d(x: Any) -> Any:
     return x.reshape(1) if isinstance(x, np.ndarray) and x.ndim == 0 else x
 
 
-def shaped_like(value: Any, param: np.ndarray) -> Any:
-    """A state array a transform built for a 0-d parameter's one-element view, shaped back like
-    the parameter (as PyTorch keeps it, so state_dicts match)."""
-    if param.ndim == 0 and isinstance(value, np.ndarray) and value.shape == (1,):
-        return value.reshape(())
-    return value
+def gather_state(rows: list[dict[str, Any]], keys: Iterable[str]) -> dict[str, list[Any]]:
+    """The chain's state for one step: per entry, the parameters' values in order (0-d arrays as
+    one-element views, see `at_least_1d`), from `rows`, the parameters' own state dicts."""
+    return {k: [at_least_1d(row[k]) for row in rows] for k in keys}
+
+
+def store_state(rows: list[dict[str, Any]], state: Mapping[str, list[Any]],
+                params: list[Tensor]) -> None:  # fmt: skip
+    """Write a step's new state back into the parameters' state dicts; an array a transform built
+    for a 0-d parameter's one-element view is shaped back like the parameter (as PyTorch keeps it,
+    so state_dicts match)."""
+    for k, values in state.items():
+        for row, v, p in zip(rows, values, params):
+            if p.data.ndim == 0 and isinstance(v, np.ndarray) and v.shape == (1,):
+                v = v.reshape(())
+            row[k] = v
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

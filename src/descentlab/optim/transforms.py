@@ -33,7 +33,7 @@ Example (Adam, PyTorch convention, by hand):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -512,11 +512,13 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, amsgrad
             state["mu_product"] = [1.0] * len(params)
         return state
 
-    def directions(updates: Arrays, state: State, hyper: Hyper) -> list[tuple[np.ndarray, float]]:
-        """Each update as (array, scalar): the update is their product (the scalar is left to the
-        caller, who folds it into the next multiplication)."""
+    def directions(
+        updates: Arrays, state: State, hyper: Hyper
+    ) -> Iterator[tuple[np.ndarray, float]]:
+        """Each update as (array, scalar), one parameter at a time (its temporaries freed before
+        the next): the update is their product, the scalar left to the caller, who folds it into
+        the next multiplication."""
         steps = _steps(state, "step", hyper)
-        out = []
         for i, g in enumerate(updates):
             t = steps[i]
             m, v = state["exp_avg"][i], state["exp_avg_sq"][i]
@@ -540,15 +542,14 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, amsgrad
                 g = np.multiply(g, (1.0 - mu) / (1.0 - prod), out=inplace_target(g))
                 g += m * (mu_next / (1.0 - prod * mu_next))
                 g /= tmp
-                out.append((g, 1.0))
+                yield g, 1.0
                 continue
             # torch: (m / bc1) / (sqrt(v) / sqrt(bc2) + eps) = sqrt(bc2) / bc1 * m / (sqrt(v) + eps sqrt(bc2))
             # keras: m * sqrt(bc2) / bc1 / (sqrt(v) + eps)
             np.sqrt(v, out=tmp)
             tmp += eps * math.sqrt(bc2) if eps_convention == "torch" else eps
             g = np.divide(m, tmp, out=g if g.flags.writeable else tmp)
-            out.append((g, math.sqrt(bc2) / bc1))
-        return out
+            yield g, math.sqrt(bc2) / bc1
 
     def update(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
                hyper: Hyper = None) -> tuple[Arrays, State]:  # fmt: skip
