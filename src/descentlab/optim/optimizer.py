@@ -28,7 +28,6 @@ import itertools
 import math
 import numbers
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from descentlab.optim.transforms import GradientTransformation, apply_updates, readonly
+from descentlab.optim.workspace import scratch, work_item
 from descentlab.tensor import Tensor, enable_grad
 
 __all__ = ["Optimizer", "check_hyperparameters", "set_num_threads", "get_num_threads"]
@@ -545,7 +545,8 @@ def _update(tx: GradientTransformation, grads: list[np.ndarray], state: dict[str
         way = tuner.choose(ways)
     start = time.perf_counter()
     if way == "whole":
-        state = whole()
+        with work_item():  # the chain's temporaries come from this thread's workspace
+            state = whole()
     else:
         _apply_in_pieces(tx, grads, state, params, hyper, layout, threads=way == "threads")
     if tuner is not None:
@@ -619,19 +620,6 @@ def _plan(sizes: tuple[int, ...], dtypes: tuple[np.dtype, ...], chunk: int
     return tuple(items)
 
 
-_local = threading.local()
-
-
-def _scratch(dtype: np.dtype, n: int) -> np.ndarray:
-    """This thread's reusable buffer of n elements (the updates of one work item are written here)."""
-    key = (np.dtype(dtype), n)
-    bufs = _local.__dict__.setdefault("bufs", {})
-    buf = bufs.get(key)
-    if buf is None:
-        buf = bufs[key] = np.empty(n, dtype)
-    return buf
-
-
 def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
                      state: dict[str, list[Any]], params: list[np.ndarray],
                      hyper: Mapping[str, Any], layout: _Layout | None = None,
@@ -669,7 +657,7 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
             lo, hi = offsets[t] + a, offsets[t] + b
             pieces = {k: [flat_state[k][lo:hi] if k in flat_state else state[k][0]] for k in state}
             return [readonly(flat_g[t][a:b])], [flat_buf[lo:hi]], pieces
-        buf = _scratch(params[item[0][0]].dtype, chunk)
+        buf = scratch(params[item[0][0]].dtype, chunk)
         updates, views, pieces = [], [], {k: [] for k in state}
         pos = 0
         for t, a, b in item:
@@ -698,7 +686,8 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
             item = items[n]
             updates, views, pieces = inputs(item)
             kept = {k: list(v) for k, v in pieces.items()}
-            new_s = apply_updates(tx, updates, pieces, views, hyper)
+            with work_item():  # the chain's temporaries come from this thread's workspace
+                new_s = apply_updates(tx, updates, pieces, views, hyper)
             starts = [a for _, a, _ in item] if layout is None else [0]
             for k, values in new_s.items():
                 if k not in kept:

@@ -39,6 +39,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from descentlab.optim._blas import axpby, axpy
+from descentlab.optim.workspace import temporary
 
 __all__ = [
     "GradientTransformation",
@@ -130,7 +131,7 @@ def _zeros(params: Sequence[np.ndarray]) -> list[np.ndarray]:
 
 def inplace_target(u: np.ndarray) -> np.ndarray:
     """Where an in-place step on update `u` may write: `u` itself, or a new array if it is read-only."""
-    return u if u.flags.writeable else np.empty_like(u)
+    return u if u.flags.writeable else temporary(u)
 
 
 def readonly(a: np.ndarray) -> np.ndarray:
@@ -382,12 +383,12 @@ def trace(momentum: float = 0.9, dampening: float = 0.0, nesterov: bool = False,
                 axpby(1.0 - damp, u, mom, b)  # b <- mom * b + (1 - damp) * u, one pass
             if u.flags.writeable:  # the caller's own array: the result goes there
                 if nesterov:
-                    u += b * mom
+                    u += np.multiply(b, mom, out=temporary(b))
                 else:
                     np.copyto(u, b)
                 out.append(u)
             elif nesterov:
-                t = b * mom
+                t = np.multiply(b, mom, out=temporary(b))
                 out.append(np.add(u, t, out=t))  # u + t == t + u bit for bit
             else:
                 out.append(readonly(b))  # the buffer itself, no copy
@@ -419,12 +420,13 @@ def scale_by_adagrad(eps: float = 1e-10, initial_accumulator_value: float = 0.0,
         steps = _steps(state, "step", hyper)
         out = []
         for u, s, t in zip(updates, state["sum"], steps):
-            s += u * u
+            std = np.multiply(u, u, out=temporary(u))
+            s += std
             if eps_in_sqrt:
-                std = np.add(s, eps)
+                np.add(s, eps, out=std)
                 np.sqrt(std, out=std)
             else:
-                std = np.sqrt(s)
+                np.sqrt(s, out=std)
                 std += eps
             u = np.divide(u, std, out=u if u.flags.writeable else std)
             if lr_decay != 0.0:
@@ -460,7 +462,7 @@ def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, centered: bool = False,
         out = []
         for i, u in enumerate(updates):
             v = state["square_avg"][i]
-            sq = np.multiply(u, u)
+            sq = np.multiply(u, u, out=temporary(u))
             axpby(1.0 - alpha, sq, alpha, v)  # v <- alpha * v + (1 - alpha) * g^2, one pass
             if centered:
                 m = state["grad_avg"][i]
@@ -523,7 +525,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, amsgrad
             t = steps[i]
             m, v = state["exp_avg"][i], state["exp_avg_sq"][i]
             axpby(1.0 - b1, g, b1, m)  # one pass each (PyTorch's lerp, to rounding)
-            tmp = np.multiply(g, g)
+            tmp = np.multiply(g, g, out=temporary(g))
             axpby(1.0 - b2, tmp, b2, v)
             if amsgrad:
                 vmax = state["max_exp_avg_sq"][i]
@@ -540,7 +542,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, amsgrad
                 np.sqrt(tmp, out=tmp)
                 tmp += eps
                 g = np.multiply(g, (1.0 - mu) / (1.0 - prod), out=inplace_target(g))
-                g += m * (mu_next / (1.0 - prod * mu_next))
+                g += np.multiply(m, mu_next / (1.0 - prod * mu_next), out=temporary(m))
                 g /= tmp
                 yield g, 1.0
                 continue
@@ -592,7 +594,7 @@ def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
         steps = _steps(state, "step", hyper)
         for i, g in enumerate(updates):
             m, n = state["exp_avg"][i], state["exp_inf"][i]
-            tmp = np.subtract(g, m)
+            tmp = np.subtract(g, m, out=temporary(g))
             tmp *= 1.0 - b1
             m += tmp
             n *= b2
@@ -635,7 +637,7 @@ def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Gra
         for i, g in enumerate(updates):
             t = steps[i]
             m, v = state["exp_avg"][i], state["exp_avg_sq"][i]
-            tmp = np.subtract(g, m)
+            tmp = np.subtract(g, m, out=temporary(g))
             tmp *= 1.0 - b1
             m += tmp
             v *= b2
@@ -677,10 +679,10 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
         for i, g in enumerate(updates):
             v, d = state["square_avg"][i], state["acc_delta"][i]
             v *= rho
-            tmp = g * (1.0 - rho)
+            tmp = np.multiply(g, 1.0 - rho, out=temporary(g))
             tmp *= g
             v += tmp
-            std = np.add(v, eps)
+            std = np.add(v, eps, out=temporary(v))
             np.sqrt(std, out=std)
             np.add(d, eps, out=tmp)
             np.sqrt(tmp, out=tmp)
