@@ -30,11 +30,11 @@ import numbers
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import numpy as np
 
+from descentlab.optim._workers import Workers
 from descentlab.optim.transforms import GradientTransformation, apply_updates, readonly
 from descentlab.optim.workspace import scratch, work_item
 from descentlab.tensor import Tensor, enable_grad
@@ -409,7 +409,7 @@ class Optimizer:
 
 
 _num_threads = min(os.cpu_count() or 1, 8)
-_pool: ThreadPoolExecutor | None = None
+_pool: Workers | None = None
 
 
 def set_num_threads(n: int) -> None:
@@ -419,7 +419,7 @@ def set_num_threads(n: int) -> None:
         raise ValueError(f"invalid number of threads: {n!r}; must be >= 1")
     _num_threads = int(n)
     if _pool is not None:
-        _pool.shutdown(wait=False)
+        _pool.close()
         _pool = None
 
 
@@ -438,10 +438,10 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
-def _executor() -> ThreadPoolExecutor:
+def _workers() -> Workers:
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=_num_threads, thread_name_prefix="descentlab-optim")
+        _pool = Workers(_num_threads - 1)  # the stepping thread is the other one
     return _pool
 
 
@@ -641,7 +641,12 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
     pieces of an item are one slice of the buffers: one chain call per item, however many tensors.
     """
     chunk = _CHUNK
-    items = _plan(tuple(p.size for p in params), tuple(p.dtype for p in params), chunk)
+    sizes = tuple(p.size for p in params)
+    workers = min(_num_threads, math.ceil(sum(sizes) / chunk)) if threads else 1
+    if workers > 1:  # equal items, as many for each thread: all finish at about the same time
+        per_thread = math.ceil(sum(sizes) / (chunk * workers))
+        chunk = math.ceil(sum(sizes) / (per_thread * workers))
+    items = _plan(sizes, tuple(p.dtype for p in params), chunk)
     flat_p = [p.reshape(-1) for p in params]
     flat_g = [g.reshape(-1) for g in grads]
     as_is = [_as_is(tx, g, p) for g, p in zip(grads, params)]
@@ -657,7 +662,7 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
             lo, hi = offsets[t] + a, offsets[t] + b
             pieces = {k: [flat_state[k][lo:hi] if k in flat_state else state[k][0]] for k in state}
             return [readonly(flat_g[t][a:b])], [flat_buf[lo:hi]], pieces
-        buf = scratch(params[item[0][0]].dtype, chunk)
+        buf = scratch(params[item[0][0]].dtype, _CHUNK)
         updates, views, pieces = [], [], {k: [] for k in state}
         pos = 0
         for t, a, b in item:
@@ -701,9 +706,7 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
         return scalars
 
     next_item = itertools.count().__next__  # atomic under the GIL
-    helpers = min(_num_threads, len(items)) - 1 if threads else 0
-    futures = [_executor().submit(run) for _ in range(helpers)]
-    results = [run()] + [f.result() for f in futures]
+    results = _workers().run(run, workers - 1) if workers > 1 else [run()]
     for scalars in results:
         for k, t, value in scalars:
             if layout is None:

@@ -1,0 +1,74 @@
+"""The optimizer's helper threads: results in order, errors raised after every helper is done."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from descentlab.optim._workers import Workers
+
+
+def test_run_returns_the_callers_result_then_each_helpers_running_at_once():
+    workers = Workers(2)
+    try:
+        together = threading.Barrier(3, timeout=10)  # passes only if three threads run at once
+
+        def fn() -> str:
+            together.wait()
+            return threading.current_thread().name
+
+        results = workers.run(fn, helpers=2)
+        assert results[0] == threading.current_thread().name
+        assert len(set(results)) == 3
+        together = threading.Barrier(3, timeout=10)
+        assert len(workers.run(fn, helpers=5)) == 3  # more helpers than threads: capped
+    finally:
+        workers.close()
+
+
+def test_a_helpers_error_is_raised_once_every_helper_is_done():
+    workers = Workers(1)
+    finished = []
+
+    def fn() -> None:
+        if threading.current_thread().name.startswith("descentlab"):
+            time.sleep(0.05)
+            finished.append("helper")
+            raise KeyError("from the helper")
+        finished.append("caller")
+
+    try:
+        with pytest.raises(KeyError, match="from the helper"):
+            workers.run(fn, helpers=1)
+        assert sorted(finished) == ["caller", "helper"]
+    finally:
+        workers.close()
+
+
+def test_the_callers_error_waits_for_the_helpers():
+    workers = Workers(1)
+    finished = []
+
+    def fn() -> None:
+        if threading.current_thread().name.startswith("descentlab"):
+            time.sleep(0.05)
+            finished.append("helper")
+            return
+        raise ValueError("from the caller")
+
+    try:
+        with pytest.raises(ValueError, match="from the caller"):
+            workers.run(fn, helpers=1)
+        assert finished == ["helper"]  # no helper outlives the call
+    finally:
+        workers.close()
+
+
+def test_close_ends_the_threads():
+    workers = Workers(2, name="closing-test")
+    workers.close()
+    for t in workers._threads:
+        t.join(timeout=5)
+        assert not t.is_alive()
