@@ -4,7 +4,9 @@ torch's defaults on CPU tensors are the per-tensor loop (foreach=False, fused=Fa
 running on torch's intra-op threads. Adam, SGD with momentum 0.9 and RMSprop over 1M and 10M
 float32 parameters split into 4 and 40 tensors. Each configuration is timed as the median (or, with
 `--stat min`, the minimum) of `--reps` steps after a 12-step warm-up, alternating the two libraries in
-blocks so that machine noise hits both alike. Gradients are fixed random arrays.
+blocks so that machine noise hits both alike, with a pause before each block (torch's OpenMP
+workers spin for ~10 ms after its last op and would otherwise take a core from the next block).
+Gradients are fixed random arrays.
 
 The floor is memory bandwidth: a step must at least read the parameters, gradients and optimizer
 state and write back the parameters and state (Adam: read p, g, m, v and write p, m, v = 7 x 4 bytes
@@ -95,10 +97,17 @@ def make_torch(kind: str, sizes: list[int], rng: np.random.Generator) -> Callabl
     return opt.step
 
 
+# torch's OpenMP workers keep spinning for about 10 ms after its last parallel op (libgomp's
+# default wait policy), so the block timed right after torch's would share its cores with them;
+# each block starts after this pause.
+PAUSE = 0.03
+
+
 def median_time(fns: dict[str, Callable[[], None]], reps: int, block: int = 5) -> dict[str, float]:
     for fn in fns.values():  # warm-up: creates optimizer state, pages in buffers, and lets
         for _ in range(12):  # descentlab time its ways of stepping (3 tries each, see _Tuner)
             fn()
+        time.sleep(PAUSE)
     times: dict[str, list[float]] = {k: [] for k in fns}
     done = 0
     while done < reps:
@@ -107,6 +116,7 @@ def median_time(fns: dict[str, Callable[[], None]], reps: int, block: int = 5) -
                 t = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t)
+            time.sleep(PAUSE)
         done += block
     pick = min if STAT == "min" else statistics.median
     return {k: pick(v) for k, v in times.items()}

@@ -12,20 +12,42 @@ from descentlab.keras import optimizers as K
 from descentlab.optim.optimizer import _Tuner
 
 
+def _run(tuner: _Tuner, ways: tuple[str, ...], fake: dict[str, float], steps: int) -> list[str]:
+    """The ways the tuner runs over `steps` steps when way w takes fake[w] seconds."""
+    runs = []
+    for _ in range(steps):
+        way = tuner.choose(ways)
+        runs.append(way)
+        tuner.record(way, fake[way])
+    return runs
+
+
 def test_tuner_times_each_way_round_robin_then_keeps_the_fastest():
     tuner = _Tuner()
     ways = ("threads", "pieces", "whole")
-    seen = []
     fake = {"threads": 3.0, "pieces": 1.0, "whole": 2.0}
-    for _ in range(3 * _Tuner.TRIALS):
-        way = tuner.choose(ways)
-        seen.append(way)
-        tuner.record(way, fake[way])
+    seen = _run(tuner, ways, fake, 3 * _Tuner.TRIALS)
     assert sorted(seen) == sorted(ways * _Tuner.TRIALS)  # each timed TRIALS times
     assert seen[:3] == list(ways)  # round robin, the usual way first
-    assert tuner.choose(ways) == "pieces"
-    tuner.steps = _Tuner.RETUNE - 1
-    assert tuner.choose(ways) == "threads"  # timed again after RETUNE steps
+    early = _run(tuner, ways, fake, _Tuner.SETTLE - tuner.steps)
+    assert early.count("pieces") >= len(early) - len(early) // _Tuner.EXPLORE[0] - 1
+    assert {"threads", "whole"} <= set(early)  # the others are still timed, in turn
+    late = _run(tuner, ways, fake, 2 * _Tuner.EXPLORE[1])
+    assert late.count("pieces") == len(late) - 2  # later, much more rarely
+
+
+def test_tuner_follows_a_change_of_load():
+    tuner = _Tuner()
+    ways = ("threads", "whole")
+    fake = {"threads": 1.0, "whole": 2.0}
+    assert _run(tuner, ways, fake, 21)[-1] == "threads"
+    fake["threads"] = 5.0  # e.g. another process now keeps the second core busy
+    runs = _run(tuner, ways, fake, 2 * _Tuner.EXPLORE[0])
+    assert runs[: _Tuner.TRIALS].count("threads") == _Tuner.TRIALS  # its latest samples still
+    assert runs[-_Tuner.EXPLORE[0] :].count("whole") == _Tuner.EXPLORE[0] - 1  # then dropped
+    fake["threads"] = 1.0  # the other process ended
+    runs = _run(tuner, ways, fake, 2 * _Tuner.EXPLORE[0])
+    assert runs[-_Tuner.EXPLORE[0] :].count("threads") == _Tuner.EXPLORE[0] - 1  # found again
 
 
 @pytest.mark.parametrize(

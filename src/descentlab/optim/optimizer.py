@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import copy
 import functools
 import itertools
@@ -483,31 +484,40 @@ class _Tuner:
     (Adam) on a large group, but handing work to a thread costs tens of microseconds and the
     threads then contend for the GIL between NumPy calls, more than a short chain (SGD) saves on
     data that sits in cache; whole-array passes beat work items while the group fits in cache. The
-    trajectory is the same bit for bit whichever way runs. Each way is timed `TRIALS` times, round
-    robin, and the fastest (by its best time) kept; every `RETUNE` steps they are timed again, as
-    the machine's load changes.
+    trajectory is the same bit for bit whichever way runs.
+
+    Each way is timed `TRIALS` times, round robin; a way's time is the best of its `TRIALS` latest
+    samples, and the fastest runs. Timings early in a run are unsteady (first-touch page faults,
+    threads being started, caches and cores still busy with whatever ran before), and the load
+    changes later, so the other ways keep being timed: one step in `EXPLORE[0]` during the first
+    `SETTLE` steps, one in `EXPLORE[1]` after. The way that runs is timed at every step, so a way
+    that only looked fast is dropped again within `TRIALS` steps.
     """
 
     TRIALS = 3
-    RETUNE = 500
+    EXPLORE = (5, 100)
+    SETTLE = 100
 
     def __init__(self) -> None:
-        self.samples: dict[str, list[float]] = {}
+        self.samples: dict[str, collections.deque[float]] = {}
         self.steps = 0
+        self.turn = 0  # which of the other ways is timed next
 
     def choose(self, ways: tuple[str, ...]) -> str:
         self.steps += 1
-        if self.steps % self.RETUNE == 0:
-            self.samples.clear()
         pending = [w for w in ways if len(self.samples.get(w, ())) < self.TRIALS]
         if pending:  # still timing: the way with the fewest samples
             return min(pending, key=lambda w: len(self.samples.get(w, ())))
-        return min(ways, key=lambda w: min(self.samples[w]))
+        best = min(ways, key=lambda w: min(self.samples[w]))
+        every = self.EXPLORE[0] if self.steps <= self.SETTLE else self.EXPLORE[1]
+        if self.steps % every == 0 and len(ways) > 1:
+            others = [w for w in ways if w != best]
+            self.turn += 1
+            return others[self.turn % len(others)]
+        return best
 
     def record(self, way: str, seconds: float) -> None:
-        times = self.samples.setdefault(way, [])
-        if len(times) < self.TRIALS:
-            times.append(seconds)
+        self.samples.setdefault(way, collections.deque(maxlen=self.TRIALS)).append(seconds)
 
 
 def _ways(tx: GradientTransformation, state: dict[str, list[Any]], params: list[np.ndarray],
