@@ -295,9 +295,24 @@ def test_conv_kernel_initializer_uses_keras_fans():
         dk.layers.MaxPooling2D(padding="full")
 
 
+def test_sequential_build_takes_the_batch_axis_as_keras(keras):
+    theirs = keras.Sequential([keras.layers.Dense(3), keras.layers.Dense(2)])
+    theirs.build((None, 5))
+    ours = dk.Sequential([dk.layers.Dense(3), dk.layers.Dense(2)])
+    ours.build((None, 5))
+    assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.get_weights()]
+    also = dk.Sequential([dk.layers.Dense(3)])
+    also.build((7, 5))  # a batch size is allowed and not used
+    assert also.layers[0].kernel.shape == (5, 3)
+    with pytest.raises(ValueError, match=r"\(batch, \*sample_shape\)"):
+        dk.Sequential([dk.layers.Dense(3)]).build((5,))
+    with pytest.raises(ValueError, match="e.g. \\(None, 784\\)"):
+        dk.Sequential([dk.layers.Dense(3)]).build((None, None))
+
+
 def test_state_dict_loads_into_an_unbuilt_model():
     built = dk.Sequential(_cnn(dk)[1:])
-    built.build((8, 8, 1))
+    built.build((None, 8, 8, 1))
     fresh = dk.Sequential(_cnn(dk)[1:])  # no Input: weights not created yet
     fresh.load_state_dict(built.state_dict())
     x = dl.tensor(np.random.default_rng(0).normal(size=(2, 8, 8, 1)).astype(np.float32))

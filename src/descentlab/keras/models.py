@@ -497,10 +497,27 @@ class Sequential(Model, _TorchSequential):
         if self._input_shape is not None:
             self.build()
 
-    def build(self, input_shape: Sequence[int] | None = None) -> None:
-        """Create every layer's weights with one forward pass on zeros of `input_shape`."""
+    def build(self, input_shape: Sequence[int | None] | None = None) -> None:
+        """Create every layer's weights with one forward pass on zeros of `input_shape`.
+
+        As in Keras, `input_shape` includes the batch axis, whose size is not used (None or any
+        int): `model.build((None, 784))` for samples of 784 features.
+
+        Example:
+            >>> from descentlab.keras import layers
+            >>> model = Sequential([layers.Dense(3)])
+            >>> model.build((None, 4))
+            >>> model.layers[0].kernel.shape
+            (4, 3)
+        """
         if input_shape is not None:
-            self._input_shape = tuple(input_shape)
+            shape = tuple(input_shape)
+            if len(shape) < 2 or any(d is None for d in shape[1:]):
+                raise ValueError(
+                    f"Sequential.build: input_shape must be (batch, *sample_shape) with known "
+                    f"sample dimensions, e.g. (None, 784), got {shape!r}"
+                )
+            self._input_shape = shape[1:]
         if self._input_shape is None or not self._modules:
             return
         was_training = self.training
