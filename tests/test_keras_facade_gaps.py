@@ -329,7 +329,41 @@ def test_fit_refuses_class_weight_with_sample_weight_as_keras(keras, split):
         ours.fit(data, class_weight={0: 1.0}, verbose=0)
     # each alone still trains
     ours.fit(x, y, class_weight={0: 1.0, 1: 2.0}, epochs=1, verbose=0)
+    ours.fit(data, verbose=0)  # the weights the dataset yields, alone
     ours.fit(x, y, sample_weight=w, epochs=1, verbose=0)
+
+
+def test_fit_refuses_class_weight_with_a_generator_or_a_data_loader_as_keras(keras):
+    import torch
+
+    x, y, w = _data(n=8)
+    ours, theirs = _twins(keras)
+    for model in (ours, theirs):
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    start = ours.get_weights()
+
+    def batches():
+        for i in range(0, 8, 4):
+            yield x[i : i + 4], y[i : i + 4], w[i : i + 4]
+
+    cw = {"class_weight": {0: 1.0, 1: 2.0}, "epochs": 1, "verbose": 0}
+    message = "Argument `class_weight` is not supported for Python generator inputs"
+    with pytest.raises(ValueError, match=message):
+        theirs.fit(batches(), **cw)
+    with pytest.raises(ValueError, match=message):
+        ours.fit(batches(), **cw)
+    torch_loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)), batch_size=4
+    )
+    with pytest.raises(ValueError, match="not supported for torch DataLoader inputs"):
+        theirs.fit(torch_loader, **cw)
+    loader = dl.data.DataLoader(dl.data.TensorDataset(x, y), batch_size=4)
+    for data in (loader, torch_loader):
+        with pytest.raises(ValueError, match="not supported for DataLoader inputs"):
+            ours.fit(data, **cw)
+    for a, b in zip(ours.get_weights(), start, strict=True):
+        np.testing.assert_array_equal(a, b)  # refused before any update
+    ours.fit(loader, epochs=1, verbose=0)  # without class_weight it trains
 
 
 def test_train_on_batch_refuses_class_weight_with_sample_weight_as_keras(keras):

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import collections.abc
 import functools
 import operator
 from collections.abc import Iterable, Sequence
@@ -116,6 +117,20 @@ def _refuse_both_weightings(x: Any, sample_weight: Any, class_weight: Any) -> No
            "weight by its class's weight) and pass sample_weight alone.")  # fmt: skip
     if sample_weight is not None:
         raise ValueError("You cannot `class_weight` and `sample_weight` at the same time." + fix)
+    # Keras 3 takes class_weight only with arrays (and datasets it can map over): not with a
+    # Python generator or a DataLoader, whose batches may already carry weights
+    if isinstance(x, collections.abc.Iterator):
+        raise ValueError(
+            "Argument `class_weight` is not supported for Python generator inputs. Received: "
+            f"class_weight={class_weight!r}. Yield (x, y, sample_weight) batches with each "
+            "sample's class weight folded in instead, or pass arrays."
+        )
+    if type(x).__name__ == "DataLoader":  # descentlab's or torch's
+        raise ValueError(
+            "Argument `class_weight` is not supported for DataLoader inputs. Received: "
+            f"class_weight={class_weight!r}. Make the dataset return (x, y, sample_weight) with "
+            "each sample's class weight folded in instead, or pass arrays."
+        )
     dataset = getattr(x, "dataset", x)
     arrays = getattr(dataset, "arrays", None)
     if isinstance(arrays, tuple) and len(arrays) == 3:  # a TensorDataset of (x, y, weights)
