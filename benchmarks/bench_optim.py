@@ -4,8 +4,9 @@ torch's defaults on CPU tensors are the per-tensor loop (foreach=False, fused=Fa
 running on torch's intra-op threads. Adam, SGD with momentum 0.9 and RMSprop over 1M and 10M
 float32 parameters split into 4 and 40 tensors. Each configuration is timed as the median (or, with
 `--stat min`, the minimum) of `--reps` steps after a 12-step warm-up, alternating the two libraries in
-blocks so that machine noise hits both alike, with a pause before each block (torch's OpenMP
-workers spin for ~10 ms after its last op and would otherwise take a core from the next block).
+blocks so that machine noise hits both alike; each block starts with ~15 ms of untimed steps
+(torch's OpenMP workers spin for ~10 ms after its last op and would take a core from the next
+block).
 Gradients are fixed random arrays.
 
 The floor is memory bandwidth: a step must at least read the parameters, gradients and optimizer
@@ -98,25 +99,28 @@ def make_torch(kind: str, sizes: list[int], rng: np.random.Generator) -> Callabl
 
 
 # torch's OpenMP workers keep spinning for about 10 ms after its last parallel op (libgomp's
-# default wait policy), so the block timed right after torch's would share its cores with them;
-# each block starts after this pause.
-PAUSE = 0.03
+# default wait policy), on the cores the next block wants, and a block's first step finds the
+# caches full of the other library's arrays: each block first runs SETTLE seconds of untimed steps.
+# (Sleeping instead would leave the cores idle, and this VM wakes an idle core slowly.)
+SETTLE = 0.015
 
 
 def median_time(fns: dict[str, Callable[[], None]], reps: int, block: int = 5) -> dict[str, float]:
     for fn in fns.values():  # warm-up: creates optimizer state, pages in buffers, and lets
-        for _ in range(12):  # descentlab time its ways of stepping (3 tries each, see _Tuner)
+        for _ in range(12):  # descentlab time its ways of stepping (see _Tuner)
             fn()
-        time.sleep(PAUSE)
     times: dict[str, list[float]] = {k: [] for k in fns}
     done = 0
     while done < reps:
         for name, fn in fns.items():
+            settled = time.perf_counter() + SETTLE
+            fn()
+            while time.perf_counter() < settled:
+                fn()
             for _ in range(block):
                 t = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t)
-            time.sleep(PAUSE)
         done += block
     pick = min if STAT == "min" else statistics.median
     return {k: pick(v) for k, v in times.items()}
