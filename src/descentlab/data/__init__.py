@@ -10,6 +10,7 @@ Example:
 """
 
 from descentlab.data import transforms
+from descentlab.data.batches import BatchLoader, PyDataset
 from descentlab.data.dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from descentlab.data.datasets import (
     DatasetBunch,
@@ -57,6 +58,8 @@ from descentlab.data.transforms import (
 )
 
 __all__ = [
+    "PyDataset",
+    "BatchLoader",
     "Dataset",
     "TensorDataset",
     "Subset",

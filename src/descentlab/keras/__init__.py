@@ -1,8 +1,8 @@
 """Keras-style facade: names, arguments, defaults and update rules of Keras 3.
 
 `Sequential`, `Model` and `Input` with `compile`/`fit`/`evaluate`/`predict`; `layers`, `optimizers`,
-`losses`, `metrics`, `callbacks`, `regularizers` and `datasets` under Keras' names. Submodules load on first
-use, so `import descentlab.keras` stays light (NumPy only).
+`losses`, `metrics`, `callbacks`, `regularizers`, `datasets` and `utils` under Keras' names.
+Submodules load on first use, so `import descentlab.keras` stays light (NumPy only).
 
 Example:
     >>> from descentlab import keras
@@ -25,6 +25,7 @@ _SUBMODULES = {
     "metrics": "descentlab.train.metrics",
     "callbacks": "descentlab.train.callbacks",
     "datasets": "descentlab.keras.datasets",
+    "utils": "descentlab.keras.utils",
 }
 _NAMES = {"Sequential": "descentlab.keras.models", "Model": "descentlab.keras.models",
           "Input": "descentlab.keras.layers"}  # fmt: skip

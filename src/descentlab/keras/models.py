@@ -321,12 +321,13 @@ class Model(KerasWeights, Module):
         return history
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
-                 verbose: Any = "auto", sample_weight: Any = None,
+                 verbose: Any = "auto", sample_weight: Any = None, steps: int | None = None,
                  return_dict: bool = False) -> Any:  # fmt: skip
         """The loss (with the regularization penalties, as Keras) and metrics on (x, y): a float
-        when there are no metrics, else [loss, metric, ...], or a dict with return_dict=True."""
+        when there are no metrics, else [loss, metric, ...], or a dict with return_dict=True.
+        `x` may be a generator of batches or a PyDataset, read for `steps` batches."""
         scores = self._scores(x, y, 32 if batch_size is None else batch_size, sample_weight,
-                              "evaluate")  # fmt: skip
+                              "evaluate", steps)  # fmt: skip
         if _verbose(verbose):
             shown = {k: v for k, v in scores.items() if np.ndim(v) == 0}
             print(" - ".join(f"{k}: {v:.4f}" for k, v in shown.items()), flush=True)
@@ -377,21 +378,23 @@ class Model(KerasWeights, Module):
         return _keras_result(scores, return_dict)
 
     def _scores(self, x: Any, y: Any, batch_size: int, sample_weight: Any,
-                who: str) -> dict[str, Any]:  # fmt: skip
+                who: str, steps: int | None = None) -> dict[str, Any]:  # fmt: skip
         """descentlab.evaluate with the compiled loss and metrics (evaluate, test_on_batch)."""
         from descentlab.train.fit import evaluate
 
         c = self._require_compiled(who)
         _has_batch_axis(self, x, who)
         return evaluate(self, x, y, loss=c["loss"], metrics=c["metrics"], batch_size=batch_size,
-                        sample_weight=sample_weight, verbose=0)  # fmt: skip
+                        sample_weight=sample_weight, verbose=0, steps=steps)  # fmt: skip
 
-    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto") -> np.ndarray:
-        """The model's outputs for x as a NumPy array, batch by batch, in evaluation mode."""
+    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
+                steps: int | None = None) -> np.ndarray:  # fmt: skip
+        """The model's outputs for x as a NumPy array, batch by batch, in evaluation mode. `x`
+        may be a generator of batches or a PyDataset, read for `steps` batches."""
         from descentlab.train.fit import predict
 
         _has_batch_axis(self, x, "predict")
-        return predict(self, x, batch_size=32 if batch_size is None else batch_size)
+        return predict(self, x, batch_size=32 if batch_size is None else batch_size, steps=steps)
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         """The outputs for one batch x, in evaluation mode (Keras' `predict_on_batch`)."""

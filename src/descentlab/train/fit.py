@@ -37,6 +37,7 @@ import numpy as np
 
 from descentlab import io as dlio
 from descentlab.data import DataLoader, Subset, TensorDataset
+from descentlab.data.batches import BatchLoader, is_batch_source
 from descentlab.random import get_rng_state, manual_seed
 from descentlab.tensor import Tensor, no_grad
 from descentlab.train.callbacks import Callback, CallbackList, get_lr
@@ -152,6 +153,8 @@ def fit(
     verbose: int = 1,
     seed: int | None = None,
     resume_from: str | Path | None = None,
+    steps_per_epoch: int | None = None,
+    validation_steps: int | None = None,
 ) -> History:
     """Train `model` on (x, y) for `epochs` passes and return the per-epoch `History`.
 
@@ -161,7 +164,8 @@ def fit(
             (a `descentlab.keras` model with kernel_regularizer penalties) has that added to
             each batch's training loss, as Keras does.
         x, y: arrays (or Tensors) with samples on axis 0; or `x` a `DataLoader` / `Dataset`
-            yielding (x, y) or (x, y, sample_weight) and `y=None`.
+            yielding (x, y) or (x, y, sample_weight) and `y=None`; or, as in Keras, `x` a
+            Python generator of such batches or a `PyDataset` (`descentlab.data.batches`).
         loss: a `descentlab.losses.Loss` or its name ("cross_entropy", "mse", ...).
         optimizer: a `descentlab.optim` optimizer or a registry name ("sgd", "momentum", "adam",
             "keras.adam", ...; see `descentlab.optim.available()`). A name is built with its
@@ -173,7 +177,8 @@ def fit(
         batch_size: samples per update: N = batch GD, 1 = stochastic GD, between = mini-batch.
         validation_split: fraction in (0, 1) of the data held out for validation: the *last*
             samples, taken before shuffling (Keras).
-        validation_data: (x_val, y_val[, w_val]), a Dataset or a DataLoader.
+        validation_data: (x_val, y_val[, w_val]), a Dataset, a DataLoader, a generator of
+            batches or a PyDataset.
         class_weight: {class: weight}; sample i gets weight class_weight[y_i] (times its
             sample_weight); the batch loss becomes sum_i w_i * l_i / batch size (Keras).
         metrics: names ("accuracy", "mae", ...), metric objects, or functions
@@ -192,6 +197,10 @@ def fit(
         resume_from: a checkpoint written by `ModelCheckpoint` (full) or `Trainer.save_checkpoint`;
             model, optimizer, RNG, history and callback states are restored and training
             continues with the next epoch, bit-identical to a run that was never interrupted.
+        steps_per_epoch: batches per epoch from a generator (each epoch takes the next ones;
+            None: the first epoch reads it to its end, and that is an epoch) or a PyDataset (at
+            most its length). When a generator runs out, training stops with a warning (Keras).
+        validation_steps: batches per validation from a generator or PyDataset validation_data.
 
     Returns:
         History with `.history` ("loss", scalar metrics, "val_*", "lr"), `.arrays` (array-valued
@@ -212,8 +221,20 @@ def fit(
     dtype = _param_dtype(model)
 
     train_loader, val_loader, arrays = _prepare_training_data(
-        x, y, batch_size, validation_split, validation_data, shuffle, sample_weight, dtype
+        x,
+        y,
+        batch_size,
+        validation_split,
+        validation_data,
+        shuffle,
+        sample_weight,
+        dtype,
+        steps_per_epoch,
+        validation_steps,
     )
+    if resume_from is not None and isinstance(train_loader, BatchLoader):
+        raise ValueError("fit: resume_from cannot restore where a generator or PyDataset had got "
+                         "to; resume with arrays, a Dataset or a DataLoader")  # fmt: skip
     cw = _class_weight_table(class_weight)
     sample_inputs = _sample_inputs(arrays, train_loader, dtype)
     # One forward pass on two samples, before the optimizer collects the parameters: it builds
@@ -228,7 +249,9 @@ def fit(
     val_metrics = _resolve_metrics(metrics) if val_loader is not None else []
 
     samples = _num_samples(train_loader)
-    steps = len(train_loader)
+    steps = (
+        train_loader.known_length() if isinstance(train_loader, BatchLoader) else len(train_loader)
+    )
     bs = getattr(train_loader, "batch_size", None)
     params = {
         "epochs": epochs,
@@ -264,6 +287,9 @@ def fit(
             logs = _train_one_epoch(
                 model, train_loader, loss_fn, opt, cw, train_metrics, cbs, trainer
             )
+            if logs is None:  # a generator that had no batch left for this epoch
+                _warn_ran_out()
+                break
             if val_loader is not None:
                 val = _run_eval(model, val_loader, loss_fn, val_metrics, dtype)
                 logs.update({f"val_{k}": v for k, v in val.items()})
@@ -275,6 +301,9 @@ def fit(
                 history.record_arrays(arrays)
             cbs.call("on_epoch_end", epoch, logs)
             trainer._run_after_epoch()
+            if getattr(train_loader, "ran_out", False):
+                _warn_ran_out()
+                break
             if trainer.stop_training:
                 break
     except BaseException:
@@ -287,10 +316,25 @@ def fit(
     return history
 
 
+def _warn_ran_out() -> None:
+    warnings.warn(
+        "Your input ran out of data; interrupting training. Make sure that your dataset or "
+        "generator can generate at least `steps_per_epoch * epochs` batches.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
 def _sample_inputs(arrays: dict[str, Any] | None, loader: Any, dtype: Any) -> np.ndarray | None:
     """Up to 256 training inputs for diagnostics (dead ReLU probe), without touching any RNG."""
     if arrays is not None:
         return arrays["x"][:256]
+    if isinstance(loader, BatchLoader):  # the first batch (a generator's is kept for epoch 1)
+        first = loader.first()
+        if first is None:
+            return None
+        return _cast_inputs(np.asarray(first[0] if isinstance(first, (tuple, list)) else first),
+                            dtype)[:256]  # fmt: skip
     dataset = getattr(loader, "dataset", None)
     data_arrays = getattr(dataset, "arrays", None)
     if isinstance(data_arrays, tuple) and data_arrays:
@@ -317,7 +361,8 @@ def _probe(model: Any, x: np.ndarray | None) -> tuple[int, ...] | None:
 
 def _train_one_epoch(model: Any, loader: Any, loss_fn: Any, opt: Any, cw: np.ndarray | None,
                      metrics: list[tuple[str, Any]], cbs: CallbackList,
-                     trainer: Trainer) -> dict[str, float]:  # fmt: skip
+                     trainer: Trainer) -> dict[str, float] | None:  # fmt: skip
+    """One pass over the loader; None when a generator had no batch left (it ran out)."""
     model.train()
     for _, m in metrics:
         m.reset()
@@ -346,6 +391,8 @@ def _train_one_epoch(model: Any, loader: Any, loss_fn: Any, opt: Any, cw: np.nda
         if trainer.stop_training:
             break
     if seen == 0:
+        if getattr(loader, "ran_out", False):
+            return None
         raise ValueError("fit: the training data yielded no batches (empty data, or drop_last "
                          "with fewer samples than batch_size)")  # fmt: skip
     return {"loss": total / seen, **_results(metrics)}
@@ -493,12 +540,14 @@ def evaluate(
     batch_size: int = 32,
     sample_weight: Any = None,
     verbose: int = 0,
+    steps: int | None = None,
 ) -> dict[str, Any]:
     """Loss and metrics of `model` on (x, y), in eval mode and without a graph.
 
     The loss is the mean of the per-sample losses over all samples (weighted sum / N with
     `sample_weight`), metrics are streamed over batches. Returns {"loss": ..., metric: ...}:
-    floats, and arrays for array-valued metrics such as "confusion_matrix".
+    floats, and arrays for array-valued metrics such as "confusion_matrix". `x` may also be a
+    generator of (x, y[, w]) batches or a PyDataset, read for `steps` batches (None: to the end).
 
     Example:
         >>> evaluate(model, x_test, y_test, loss="cross_entropy", metrics=["accuracy"])  # doctest: +SKIP
@@ -506,7 +555,7 @@ def evaluate(
     """
     _check_model(model)
     dtype = _param_dtype(model)
-    loader = _eval_loader(x, y, sample_weight, batch_size, dtype, "evaluate")
+    loader = _eval_loader(x, y, sample_weight, batch_size, dtype, "evaluate", steps=steps)
     loss_fn = None if loss is None else _resolve_loss(loss)
     if (
         loss_fn is not None
@@ -527,8 +576,11 @@ def evaluate(
     return out
 
 
-def predict(model: Any, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
-    """The model's outputs for x, batch by batch, in eval mode and without a graph.
+def predict(model: Any, x: Any, batch_size: int = 32, verbose: int = 0,
+            steps: int | None = None) -> np.ndarray:  # fmt: skip
+    """The model's outputs for x, batch by batch, in eval mode and without a graph. `x` may also be
+    a generator of batches (x, or tuples whose first item is x) or a PyDataset, read for `steps`
+    batches (None: to the end).
 
     Example:
         >>> probs = predict(model, x_test)            # (N, classes) logits    # doctest: +SKIP
@@ -536,14 +588,15 @@ def predict(model: Any, x: Any, batch_size: int = 32, verbose: int = 0) -> np.nd
     """
     _check_model(model)
     dtype = _param_dtype(model)
-    loader = _eval_loader(x, None, None, batch_size, dtype, "predict", need_y=False)
+    loader = _eval_loader(x, None, None, batch_size, dtype, "predict", need_y=False, steps=steps)
     was_training = bool(getattr(model, "training", True))
     outputs = []
     try:
         model.eval()
         with no_grad():
             for batch in loader:
-                xb = _cast_inputs(batch[0], dtype)
+                xb = batch[0] if isinstance(batch, (tuple, list)) else batch
+                xb = _cast_inputs(np.asarray(xb), dtype)
                 outputs.append(np.asarray(model(Tensor(xb)).data))
     finally:
         model.train(was_training)
@@ -580,6 +633,10 @@ def _run_eval(model: Any, loader: Any, loss_fn: Any, metrics: list[tuple[str, An
     finally:
         model.train(was_training)
     if seen == 0:
+        if isinstance(loader, BatchLoader):
+            raise ValueError("the evaluation generator had no batch left; give it steps "
+                             "(validation_steps in fit) it can supply every time, or pass a "
+                             "PyDataset, a DataLoader or arrays, which can be read again")  # fmt: skip
         raise ValueError("evaluation data yielded no samples")
     out = {} if loss_fn is None else {"loss": total / seen}
     if loss_fn is not None:
@@ -607,7 +664,9 @@ def _is_dataset(x: Any) -> bool:
 
 def _prepare_training_data(x: Any, y: Any, batch_size: int, validation_split: float,
                            validation_data: Any, shuffle: bool, sample_weight: Any,
-                           dtype: Any) -> tuple[Any, Any, dict[str, Any] | None]:  # fmt: skip
+                           dtype: Any, steps_per_epoch: int | None = None,
+                           validation_steps: int | None = None
+                           ) -> tuple[Any, Any, dict[str, Any] | None]:  # fmt: skip
     """(train loader, validation loader or None, arrays dict for array inputs or None)."""
     if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)):
         raise TypeError(
@@ -621,7 +680,26 @@ def _prepare_training_data(x: Any, y: Any, batch_size: int, validation_split: fl
     if validation_split and validation_data is not None:
         raise ValueError("fit: give validation_split or validation_data, not both")
     arrays: dict[str, Any] | None = None
-    if _is_loader(x) or _is_dataset(x):
+    if steps_per_epoch is not None and not is_batch_source(x):
+        raise ValueError(
+            "fit: steps_per_epoch applies to a generator or a PyDataset x; with arrays, a Dataset "
+            "or a DataLoader an epoch is one pass over the data (choose batch_size instead)"
+        )
+    if validation_steps is not None and not is_batch_source(validation_data):
+        raise ValueError("fit: validation_steps applies to validation_data given as a generator "
+                         "or a PyDataset")  # fmt: skip
+    if is_batch_source(x):
+        what = "a generator" if not hasattr(x, "__getitem__") else "a PyDataset"
+        if y is not None:
+            raise ValueError(f"fit: x is {what}, which yields the targets itself; pass y=None")
+        if sample_weight is not None:
+            raise ValueError(f"fit: x is {what}; yield (x, y, sample_weight) from it instead of "
+                             "passing sample_weight")  # fmt: skip
+        if validation_split:
+            raise ValueError(f"fit: validation_split is only supported for arrays (x is {what}); "
+                             "pass validation_data instead")  # fmt: skip
+        train_loader: Any = BatchLoader(x, steps_per_epoch, shuffle=shuffle)
+    elif _is_loader(x) or _is_dataset(x):
         what = "a DataLoader" if _is_loader(x) else "a Dataset"
         if y is not None:
             raise ValueError(f"fit: x is {what}, which yields the targets itself; pass y=None")
@@ -672,7 +750,9 @@ def _prepare_training_data(x: Any, y: Any, batch_size: int, validation_split: fl
         data = (xa, ya) if wa is None else (xa, ya, wa)
         train_loader = DataLoader(TensorDataset(*data), batch_size=batch_size, shuffle=shuffle)
     val_loader = None
-    if validation_data is not None:
+    if is_batch_source(validation_data):
+        val_loader = BatchLoader(validation_data, validation_steps, who="fit: validation_steps")
+    elif validation_data is not None:
         val_loader = _validation_loader(
             validation_data, batch_size if isinstance(batch_size, int) else 32, dtype
         )
@@ -716,7 +796,14 @@ def _validation_loader(data: Any, batch_size: int, dtype: Any) -> Any:
 
 
 def _eval_loader(x: Any, y: Any, sample_weight: Any, batch_size: int, dtype: Any, who: str,
-                 need_y: bool = True) -> Any:  # fmt: skip
+                 need_y: bool = True, steps: int | None = None) -> Any:  # fmt: skip
+    if is_batch_source(x):
+        if y is not None or sample_weight is not None:
+            raise ValueError(f"{who}: x is a generator or PyDataset, which yields the targets (and "
+                             "weights) itself; pass y=None and no sample_weight")  # fmt: skip
+        return BatchLoader(x, steps, who=who)
+    if steps is not None:
+        raise ValueError(f"{who}: steps applies to a generator or a PyDataset x")
     if _is_loader(x):
         return x
     batch_size = _check_int("batch_size", batch_size, minimum=1)
