@@ -358,7 +358,12 @@ def test_fit_refuses_class_weight_with_a_generator_or_a_data_loader_as_keras(ker
     with pytest.raises(ValueError, match="not supported for torch DataLoader inputs"):
         theirs.fit(torch_loader, **cw)
     loader = dl.data.DataLoader(dl.data.TensorDataset(x, y), batch_size=4)
-    for data in (loader, torch_loader):
+
+    class MyLoader(dl.data.DataLoader):
+        pass
+
+    mine = MyLoader(dl.data.TensorDataset(x, y), batch_size=4)
+    for data in (loader, torch_loader, mine):
         with pytest.raises(ValueError, match="not supported for DataLoader inputs"):
             ours.fit(data, **cw)
     for a, b in zip(ours.get_weights(), start, strict=True):

@@ -55,3 +55,51 @@ def test_close_ends_the_threads():
     for t in workers._threads:
         t.join(timeout=5)
         assert not t.is_alive()
+
+
+def test_a_closed_pool_runs_the_task_on_the_caller_alone():
+    workers = Workers(1)
+    workers.close()  # e.g. set_num_threads() while a step had already fetched the pool
+    assert workers.run(lambda: 7, helpers=1) == [7]  # no task queued behind the end marker
+
+
+def test_threads_stepping_at_once_share_one_pool(monkeypatch):
+    from descentlab.optim import optimizer
+
+    monkeypatch.setattr(optimizer, "_pool", None)
+    together = threading.Barrier(4, timeout=10)
+    pools = []
+
+    def fetch() -> None:
+        together.wait()
+        pools.append(optimizer._workers())
+
+    threads = [threading.Thread(target=fetch) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(p) for p in pools}) == 1
+    pools[0].close()
+
+
+def test_ctrl_c_while_waiting_still_waits_for_the_helpers():
+    import signal
+
+    main = threading.main_thread().ident
+    workers = Workers(1)
+    finished = []
+
+    def fn() -> None:
+        if threading.current_thread().name.startswith("descentlab"):
+            time.sleep(0.05)  # the caller now waits for this helper
+            signal.pthread_kill(main, signal.SIGINT)
+            time.sleep(0.2)
+            finished.append("helper")
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            workers.run(fn, helpers=1)
+        assert finished == ["helper"]  # run() did not return while the helper still worked
+    finally:
+        workers.close()

@@ -125,7 +125,7 @@ def _refuse_both_weightings(x: Any, sample_weight: Any, class_weight: Any) -> No
             f"class_weight={class_weight!r}. Yield (x, y, sample_weight) batches with each "
             "sample's class weight folded in instead, or pass arrays."
         )
-    if type(x).__name__ == "DataLoader":  # descentlab's or torch's
+    if any(c.__name__ == "DataLoader" for c in type(x).__mro__):  # ours or torch's, or a subclass
         raise ValueError(
             "Argument `class_weight` is not supported for DataLoader inputs. Received: "
             f"class_weight={class_weight!r}. Make the dataset return (x, y, sample_weight) with "

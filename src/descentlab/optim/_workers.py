@@ -12,6 +12,7 @@ Example:
     >>> workers = Workers(2)
     >>> workers.run(lambda: 1, helpers=1)  # the caller's result first, then each helper's
     [1, 1]
+    >>> workers.close()
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class Workers:
     def __init__(self, size: int, name: str = "descentlab-optim") -> None:
         self.size = size
         self._tasks: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()  # orders run()'s tasks against close()'s end markers
+        self._closed = False
         self._threads = [
             threading.Thread(target=self._serve, name=f"{name}_{i}", daemon=True)
             for i in range(size)
@@ -52,21 +55,31 @@ class Workers:
 
     def run(self, fn: Callable[[], Any], helpers: int) -> list[Any]:
         """fn() here and on `helpers` threads (at most `size`); waits for every one of them, even
-        when one raises (no helper outlives the call), then raises the first error."""
+        when one raises or the wait is interrupted (Ctrl-C): no helper outlives the call. Then
+        raises the first error. A closed pool runs fn here only (fn must not rely on helpers)."""
         pending = []
-        for _ in range(min(helpers, self.size)):
-            done = threading.Lock()
-            done.acquire()
-            out: list[Any] = []
-            self._tasks.put((fn, done, out))
-            pending.append((done, out))
+        with self._lock:  # after close(), a queued task would wait forever behind its end markers
+            for _ in range(0 if self._closed else min(helpers, self.size)):
+                done = threading.Lock()
+                done.acquire()
+                out: list[Any] = []
+                self._tasks.put((fn, done, out))
+                pending.append((done, out))
         results: list[Any] = []
         try:
             results.append(fn())
         finally:
+            interrupted: BaseException | None = None
             for done, out in pending:
-                done.acquire()
+                while True:
+                    try:
+                        done.acquire()
+                        break
+                    except BaseException as e:  # a signal in the wait: wait on, raise it after
+                        interrupted = interrupted or e
                 results.append(out[0])
+            if interrupted is not None:
+                raise interrupted
         for r in results:
             if isinstance(r, BaseException):
                 raise r
@@ -74,5 +87,7 @@ class Workers:
 
     def close(self) -> None:
         """Let the threads end once the tasks already queued are done."""
-        for _ in self._threads:
-            self._tasks.put(None)
+        with self._lock:
+            self._closed = True
+            for _ in self._threads:
+                self._tasks.put(None)

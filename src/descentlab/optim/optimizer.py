@@ -29,6 +29,7 @@ import itertools
 import math
 import numbers
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
@@ -430,20 +431,26 @@ def get_num_threads() -> int:
 
 
 def _forget_pool() -> None:
-    # A forked child (a process-pool worker) inherits the pool object but not its threads.
-    global _pool
+    # A forked child (a process-pool worker) inherits the pool object but not its threads, and
+    # the lock maybe held by a thread it does not have.
+    global _pool, _pool_lock
     _pool = None
+    _pool_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
+_pool_lock = threading.Lock()  # two threads stepping at once must not start two pools
+
+
 def _workers() -> Workers:
     global _pool
-    if _pool is None:
-        _pool = Workers(_num_threads - 1)  # the stepping thread is the other one
-    return _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = Workers(_num_threads - 1)  # the stepping thread is the other one
+        return _pool
 
 
 def at_least_1d(x: Any) -> Any:
@@ -696,8 +703,15 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
         return updates, views, pieces
 
     def run() -> list[tuple[str, int, Any]]:
+        try:
+            return steps()
+        except BaseException:
+            failed.append(True)  # the other threads take no new item
+            raise
+
+    def steps() -> list[tuple[str, int, Any]]:
         scalars = []
-        while (n := next_item()) < len(items):  # threads take the next item as they finish one
+        while not failed and (n := next_item()) < len(items):  # the next item, as each finishes
             item = items[n]
             updates, views, pieces = inputs(item)
             kept = {k: list(v) for k, v in pieces.items()}
@@ -716,6 +730,7 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
         return scalars
 
     next_item = itertools.count().__next__  # atomic under the GIL
+    failed: list[bool] = []
     results = _workers().run(run, workers - 1) if workers > 1 else [run()]
     for scalars in results:
         for k, t, value in scalars:
