@@ -140,6 +140,32 @@ def test_fit_on_a_pydataset_matches_keras_and_ends_each_epoch(keras):
     assert order[1:5] == order[6:] and len(set(order[1:5])) == 4 and order[1:5] != [0, 1, 2, 3]
 
 
+def test_class_weight_with_a_pydataset_of_weighted_batches_is_refused_as_keras(keras):
+    x, y, w = _data(16)
+
+    def dataset(base, weighted):
+        class Batches(base):
+            def __len__(self):
+                return 2
+
+            def __getitem__(self, i):
+                part = slice(8 * i, 8 * i + 8)
+                return (x[part], y[part], w[part]) if weighted else (x[part], y[part])
+
+        return Batches()
+
+    ours, theirs = _twins(keras)
+    cw = {"class_weight": {0: 1.0, 1: 2.0}, "epochs": 1, "verbose": 0}
+    message = "You cannot specify `class_weight` and `sample_weight` at the same time"
+    with pytest.raises(ValueError, match=message):
+        theirs.fit(dataset(keras.utils.PyDataset, True), **cw)
+    with pytest.raises(ValueError, match=message):
+        ours.fit(dataset(dk.utils.PyDataset, True), **cw)
+    h_ours = ours.fit(dataset(dk.utils.PyDataset, False), shuffle=False, **cw)  # unweighted: fine
+    h_theirs = theirs.fit(dataset(keras.utils.PyDataset, False), shuffle=False, **cw)
+    _same(ours, theirs, h_ours, h_theirs)
+
+
 def test_evaluate_and_predict_read_generators_for_steps_batches(keras):
     x, y, _ = _data(48)
     ours, theirs = _twins(keras)

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from descentlab.data.batches import is_batch_source
 from descentlab.keras.layers import (
     InputSpec,
     KerasWeights,
@@ -133,7 +134,11 @@ def _refuse_both_weightings(x: Any, sample_weight: Any, class_weight: Any) -> No
         )
     dataset = getattr(x, "dataset", x)
     arrays = getattr(dataset, "arrays", None)
-    if isinstance(arrays, tuple) and len(arrays) == 3:  # a TensorDataset of (x, y, weights)
+    weighted = isinstance(arrays, tuple) and len(arrays) == 3  # a TensorDataset of (x, y, w)
+    if is_batch_source(x) and len(x):  # a PyDataset: its batches say whether they carry weights
+        first = x[0]
+        weighted = isinstance(first, (tuple, list)) and len(first) == 3 and first[2] is not None
+    if weighted:
         raise ValueError(
             "You cannot specify `class_weight` and `sample_weight` at the same time (x yields "
             "(x, y, sample_weight) batches)." + fix
