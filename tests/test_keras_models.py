@@ -217,7 +217,7 @@ def test_clear_errors():
 @pytest.mark.parametrize(
     "name",
     ["descentlab.keras", "descentlab.keras.layers", "descentlab.keras.models",
-     "descentlab.keras.losses", "descentlab.keras.regularizers"],
+     "descentlab.keras.losses", "descentlab.keras.regularizers", "descentlab.keras.saving"],
 )  # fmt: skip
 def test_docstring_examples(name):
     module = importlib.import_module(name)

@@ -39,6 +39,7 @@ __all__ = [
     "load_checkpoint",
     "read_checkpoint",
     "read_metadata",
+    "load_state_into",
     "atomic_write_bytes",
     "encode_state",
     "decode_state",
@@ -258,8 +259,14 @@ def load(path: str | os.PathLike[str], model: Any = None, strict: bool = True) -
         }
     if model is None:
         return arrays
+    return load_state_into(model, arrays, path, strict)
+
+
+def load_state_into(model: Any, state: Mapping[str, Any], path: str | os.PathLike[str],
+                    strict: bool = True) -> Any:  # fmt: skip
+    """`model.load_state_dict(state)`, a mismatch raised as LoadError naming the file `path`."""
     try:
-        model.load_state_dict(arrays, strict=strict)
+        model.load_state_dict(state, strict=strict)
     except RuntimeError as err:
         raise LoadError(f"{str(path)!r} does not fit this {type(model).__name__}: {err}") from err
     return model
@@ -349,12 +356,7 @@ def load_checkpoint(
     before_opt = None if optimizer is None else optimizer.state_dict()
     before_sched = None if scheduler is None else scheduler.state_dict()
     try:
-        try:
-            model.load_state_dict(state["model"], strict=True)
-        except RuntimeError as err:
-            raise LoadError(
-                f"{str(path)!r} does not fit this {type(model).__name__}: {err}"
-            ) from err
+        load_state_into(model, state["model"], path)
         if optimizer is not None:
             if state["optimizer"] is None:
                 raise LoadError(f"{str(path)!r} holds no optimizer state")

@@ -1,7 +1,8 @@
 """Keras-style facade: names, arguments, defaults and update rules of Keras 3.
 
 `Sequential`, `Model` and `Input` with `compile`/`fit`/`evaluate`/`predict`; `layers`, `optimizers`,
-`losses`, `metrics`, `callbacks`, `regularizers`, `datasets` and `utils` under Keras' names.
+`losses`, `metrics`, `callbacks`, `regularizers`, `datasets`, `utils` and `saving`
+(`model.save(path)`, `keras.models.load_model(path)`) under Keras' names.
 Submodules load on first use, so `import descentlab.keras` stays light (NumPy only).
 
 Example:
@@ -26,6 +27,7 @@ _SUBMODULES = {
     "callbacks": "descentlab.train.callbacks",
     "datasets": "descentlab.keras.datasets",
     "utils": "descentlab.keras.utils",
+    "saving": "descentlab.keras.saving",
 }
 _NAMES = {"Sequential": "descentlab.keras.models", "Model": "descentlab.keras.models",
           "Input": "descentlab.keras.layers"}  # fmt: skip

@@ -8,6 +8,11 @@ normalization layers hold `gamma`, `beta`, `moving_mean`, `moving_variance` and 
 axis (channels last), with Keras' momentum convention moving = momentum * moving + (1 - momentum)
 * batch statistic, and epsilon 1e-3.
 
+Each layer has Keras' `get_config()` (its constructor arguments under Keras 3's names, JSON-able,
+with `name` and `trainable`) and `from_config(config)`; `serialize(layer)` / `deserialize(d)` add
+the class name (what `model.save` writes). Activations, initializers and regularizers are saved
+by their Keras names: one given as a Python function cannot be saved.
+
 Example:
     >>> from descentlab.keras import layers
     >>> dense = layers.Dense(3, activation="relu")
@@ -29,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from descentlab.keras import regularizers
 from descentlab.nn import activations, init
 from descentlab.nn.dropout import Dropout as _TorchDropout
 from descentlab.nn.module import Module, Parameter
@@ -56,6 +62,8 @@ __all__ = [
     "AveragePooling2D",
     "GlobalAveragePooling2D",
     "GlobalMaxPooling2D",
+    "serialize",
+    "deserialize",
 ]
 
 
@@ -113,6 +121,31 @@ _KERAS_ACTIVATION_ARGS: dict[str, dict[str, Any]] = {
     "softmax": {"dim": -1}, "log_softmax": {"dim": -1}, "leaky_relu": {"negative_slope": 0.2},
     "gelu": {"approximate": "tanh"},
 }  # fmt: skip
+
+
+def _initializer_name(fill: Callable[[Any], Any], who: str) -> str:
+    """The Keras name of an initializer `_initializer` returned (a name, or nn.init's function)."""
+    name = next((k for k, f in _INITIALIZERS.items() if f is fill), None)
+    if name is None:
+        raise ValueError(
+            f"{who}: the initializer {fill!r} is a Python function, which cannot be saved; pass "
+            f"it by its Keras name ({', '.join(sorted(_INITIALIZERS))}), or save the weights "
+            "alone with model.save_weights(path)"
+        )
+    return name
+
+
+def _activation_name(identifier: Any, who: str) -> str:
+    """The Keras name of an activation given by name (None is 'linear', as Keras writes it)."""
+    if identifier is None:
+        return "linear"
+    if not isinstance(identifier, str):
+        raise ValueError(
+            f"{who}: the activation {identifier!r} is a Python object, which cannot be saved; "
+            "pass it by its Keras name (activation='relu'), or save the weights alone with "
+            "model.save_weights(path)"
+        )
+    return identifier
 
 
 def _activation_module(identifier: Any) -> Module:
@@ -367,20 +400,44 @@ def Input(shape: Sequence[int], dtype: Any = "float32", name: str | None = None)
     return InputSpec(shape, dtype)
 
 
-class Layer(KerasWeights, Module):
+class Serializable:
+    """Keras' config protocol: `get_config()` returns the constructor arguments (JSON-able, under
+    Keras 3's names, with `name` and `trainable`), `from_config(config)` is `cls(**config)`.
+
+    Example:
+        >>> Dense.from_config(Dense(3, activation="relu", name="out").get_config()).name
+        'out'
+    """
+
+    name: str
+    trainable: bool
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "trainable": bool(self.trainable)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Any:
+        return cls(**config)
+
+    def _label(self) -> str:
+        return f"{type(self).__name__} {self.name!r}"
+
+
+class Layer(Serializable, KerasWeights, Module):
     """A Module with Keras' extras: `input_shape=` (Keras 2 habit) builds it at once in a
     Sequential; `kernel_regularizer`/`bias_regularizer` penalties are collected in `losses`;
-    `weights`, `trainable_weights`, `non_trainable_weights` list Keras `Variable`s."""
+    `weights`, `trainable_weights`, `non_trainable_weights` list Keras `Variable`s; `trainable=False`
+    creates it frozen; `get_config()` / `from_config()` as Keras."""
 
     def __init__(self, input_shape: Sequence[int] | None = None, input_dim: int | None = None,
-                 name: str | None = None) -> None:  # fmt: skip
+                 name: str | None = None, trainable: bool = True) -> None:  # fmt: skip
         super().__init__()
         if input_dim is not None:
             input_shape = (input_dim,)
         self.input_shape = None if input_shape is None else tuple(input_shape)
         self.name = name or auto_name(type(self).__name__)
         self._regularizers: list[tuple[str, Callable[[Tensor], Tensor]]] = []
-        self._trainable = True
+        self._trainable = bool(trainable)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if isinstance(value, Parameter):
@@ -463,6 +520,7 @@ class _KernelLayer(Layer):
                bias_initializer: Any, kernel_regularizer: Any, bias_regularizer: Any,
                dtype: Any) -> None:  # fmt: skip
         self.use_bias, self._dtype = use_bias, np.dtype(dtype)
+        self._activation_arg = activation
         self.activation = _activation_module(activation)
         self._kernel_init = _initializer(kernel_initializer, f"{what} kernel_initializer")
         self._bias_init = _initializer(bias_initializer, f"{what} bias_initializer")
@@ -470,7 +528,20 @@ class _KernelLayer(Layer):
         self.register_parameter("bias", None)
         for attr, reg in (("kernel", kernel_regularizer), ("bias", bias_regularizer)):
             if reg is not None:
-                self._regularizers.append((attr, reg))
+                self._regularizers.append((attr, regularizers.get(reg)))  # a config dict too
+
+    def _kernel_config(self) -> dict[str, Any]:
+        """The config entries Dense and Conv2D share (activation ... dtype), Keras' names."""
+        who, regs = self._label(), dict(self._regularizers)
+        return {
+            "activation": _activation_name(self._activation_arg, who),
+            "use_bias": self.use_bias,
+            "kernel_initializer": _initializer_name(self._kernel_init, f"{who} kernel_initializer"),
+            "bias_initializer": _initializer_name(self._bias_init, f"{who} bias_initializer"),
+            "kernel_regularizer": regularizers.serialize(regs.get("kernel"), who),
+            "bias_regularizer": regularizers.serialize(regs.get("bias"), who),
+            "dtype": self._dtype.name,
+        }
 
     def _make_weights(self, kernel_shape: tuple[int, ...]) -> None:
         self.kernel = Parameter(np.empty(kernel_shape, dtype=self._dtype))
@@ -531,11 +602,14 @@ class Dense(_KernelLayer):
             y = y + self.bias
         return self.activation(y)
 
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "units": self.units, **self._kernel_config()}
+
     def extra_repr(self) -> str:
         return f"units={self.units}, activation={type(self.activation).__name__}"
 
 
-class Dropout(_TorchDropout):
+class Dropout(Serializable, _TorchDropout):
     """Keras' `Dropout(rate)`: zero each input with probability `rate` while training and scale
     the rest by 1 / (1 - rate) (inverted dropout); identity in evaluation. `seed` gives the layer
     its own generator (Keras' seed), else it draws from descentlab's global one."""
@@ -547,11 +621,16 @@ class Dropout(_TorchDropout):
                              "for whole channels)")  # fmt: skip
         generator = None if seed is None else np.random.default_rng(seed)
         super().__init__(p=rate, generator=generator)
+        self.seed = seed
+        self.trainable = bool(kwargs.get("trainable", True))  # kept for the config: no weights
         self.input_shape = kwargs.get("input_shape")
         self.name = name or auto_name(type(self).__name__)
 
     def count_params(self) -> int:
         return 0
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rate": self.p, "seed": self.seed, "noise_shape": None}
 
     def extra_repr(self) -> str:
         return f"rate={self.p}"
@@ -569,7 +648,12 @@ class Activation(Layer):
 
     def __init__(self, activation: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._activation_arg = activation
         self.activation = _activation_module(activation)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(),
+                "activation": _activation_name(self._activation_arg, self._label())}  # fmt: skip
 
     def forward(self, x: Tensor) -> Tensor:
         return self.activation(x)
@@ -600,6 +684,10 @@ class _Normalization(Layer):
             self.gamma = Parameter(np.ones(c, dtype=self._dtype))
         if self.center:
             self.beta = Parameter(np.zeros(c, dtype=self._dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale, "dtype": self._dtype.name}  # fmt: skip
 
     def _materialize_from_state(self, state: Any, prefix: str) -> None:
         for key in ("gamma", "beta", "moving_mean"):
@@ -636,6 +724,9 @@ class BatchNormalization(_Normalization):
             raise ValueError(f"BatchNormalization: momentum must be in [0, 1], got {momentum!r}")
         super().__init__(axis, epsilon, center, scale, dtype, **kwargs)
         self.momentum = float(momentum)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "momentum": self.momentum}
 
     def build(self, input_shape: Sequence[int]) -> None:
         super().build(input_shape)
@@ -770,6 +861,11 @@ class Conv2D(_KernelLayer):
         h = conv2d(h, weight, self.bias, stride=self.strides, dilation=self.dilation_rate)
         return self.activation(h.permute(0, 2, 3, 1))
 
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding, "data_format": "channels_last",
+                "dilation_rate": self.dilation_rate, **self._kernel_config()}  # fmt: skip
+
     def extra_repr(self) -> str:
         return (
             f"filters={self.filters}, kernel_size={self.kernel_size}, strides={self.strides}, "
@@ -787,6 +883,10 @@ class _Pooling2D(Layer):
         self.pool_size = _pair(pool_size, f"{name} pool_size")
         self.strides = self.pool_size if strides is None else _pair(strides, f"{name} strides")
         self.padding = _padding(padding, name)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding, "data_format": "channels_last"}  # fmt: skip
 
     def _pads(self, x: Tensor) -> tuple[int, int, int, int]:
         if self.padding == "valid":
@@ -852,3 +952,39 @@ class GlobalMaxPooling2D(Layer):
     def forward(self, x: Tensor) -> Tensor:
         _check_nhwc(self, x)
         return x.max(axis=(1, 2))
+
+
+_SAVEABLE: dict[str, type[Serializable]] = {cls.__name__: cls for cls in (
+    Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
+    Dropout, Flatten, Activation, BatchNormalization, LayerNormalization)}  # fmt: skip
+
+
+def serialize(layer: Module) -> dict[str, Any]:
+    """Keras' `layers.serialize`: {'class_name': 'Dense', 'config': layer.get_config()}, for the
+    keras.layers classes above (a descentlab.nn module or a custom class cannot be rebuilt from
+    its name: ValueError).
+
+    Example:
+        >>> serialize(Dropout(0.5, name="drop"))
+        {'class_name': 'Dropout', 'config': {'name': 'drop', 'trainable': True, 'rate': 0.5, 'seed': None, 'noise_shape': None}}
+    """
+    name = type(layer).__name__
+    if _SAVEABLE.get(name) is not type(layer):
+        label = f"{name} {layer.name!r}" if getattr(layer, "name", None) else name
+        raise ValueError(
+            f"{label} is not one of the keras.layers classes "
+            f"({', '.join(_SAVEABLE)}), so a saved model could not rebuild it; build the model "
+            "from keras.layers, or save the weights alone with model.save_weights(path)"
+        )
+    return {"class_name": name, "config": layer.get_config()}
+
+
+def deserialize(config: dict[str, Any]) -> Module:
+    """Inverse of `serialize`: the layer class by name, built with `from_config`."""
+    cls = _SAVEABLE.get(config.get("class_name", ""))
+    if cls is None:
+        raise ValueError(
+            f"unknown layer class {config.get('class_name')!r} (a custom layer, or a file from a "
+            f"newer descentlab?); known: {', '.join(_SAVEABLE)}"
+        )
+    return cls.from_config(dict(config.get("config", {})))

@@ -1,6 +1,7 @@
 """Keras' `keras.losses`: the Keras-named losses of `descentlab.losses` (Keras argument order
 `loss(y_true, y_pred, sample_weight=None)`, reductions and clipping), `get`, and
-`LossFunctionWrapper`, which turns a plain function fn(y_true, y_pred) into such a loss.
+`LossFunctionWrapper`, which turns a plain function fn(y_true, y_pred) into such a loss, and
+`serialize` / `deserialize` for the loss classes (model saving).
 
 Example:
     >>> from descentlab.keras import losses
@@ -13,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from descentlab.losses import get as _get
@@ -23,7 +24,7 @@ from descentlab.losses.keras_losses import KerasLoss, squeeze_or_expand_to_same_
 from descentlab.losses.keras_losses import __all__ as _keras_names
 from descentlab.tensor import Tensor
 
-__all__ = [*_keras_names, "LossFunctionWrapper", "get"]
+__all__ = [*_keras_names, "LossFunctionWrapper", "get", "serialize", "deserialize"]
 
 
 class LossFunctionWrapper(KerasLoss):
@@ -54,3 +55,37 @@ def get(identifier: Any) -> Loss:
     if callable(identifier):
         return LossFunctionWrapper(identifier)
     raise TypeError(f"keras.losses.get: expected a name, a Loss or a function, got {identifier!r}")
+
+
+_CLASSES: dict[str, type[KerasLoss]] = {
+    name: obj for name in _keras_names if isinstance(obj := globals()[name], type)
+    and issubclass(obj, KerasLoss) and obj is not KerasLoss
+}  # fmt: skip
+
+
+def serialize(loss: Any) -> dict[str, Any]:
+    """Keras' `losses.serialize`: {'class_name': ..., 'config': loss.get_config()} for a Keras
+    loss class (`MeanSquaredError(...)`, ...); a function or a PyTorch-convention loss cannot be
+    rebuilt from a file: ValueError.
+
+    Example:
+        >>> serialize(SparseCategoricalCrossentropy(from_logits=True))["config"]["from_logits"]
+        True
+    """
+    if _CLASSES.get(type(loss).__name__) is not type(loss):
+        raise ValueError(
+            f"the loss {loss!r} cannot be saved: only the keras.losses classes and Keras loss "
+            "names can; compile with loss='mse' (a name) or a keras.losses object, or save the "
+            "weights alone with model.save_weights(path)"
+        )
+    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+
+
+def deserialize(config: Mapping[str, Any]) -> KerasLoss:
+    """Inverse of `serialize`."""
+    cls = _CLASSES.get(config.get("class_name", ""))
+    if cls is None:
+        raise ValueError(
+            f"unknown loss class {config.get('class_name')!r}; known: {', '.join(_CLASSES)}"
+        )
+    return cls(**config.get("config", {}))

@@ -1,7 +1,8 @@
 """Keras' model API on descentlab modules: `Sequential([...])` and subclassed `Model`s with
 `compile`, `fit`, `evaluate`, `predict`, `train_on_batch`/`test_on_batch`/`predict_on_batch`,
 `summary`, `weights`/`trainable_weights`/`non_trainable_weights`, `get_weights`/`set_weights`,
-`save_weights`/`load_weights`.
+`save_weights`/`load_weights`, `save` / `load_model` (whole model, see `descentlab.keras.saving`),
+`get_config`/`from_config` (Sequential).
 
 `fit`, `evaluate` and `predict` are `descentlab.fit/evaluate/predict` with Keras' defaults: the
 optimizer by Keras name comes from `descentlab.keras.optimizers` (Keras' update rules and
@@ -35,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from descentlab.data.batches import is_batch_source
+from descentlab.keras import layers as _layers
 from descentlab.keras.layers import (
     InputSpec,
     KerasWeights,
@@ -50,6 +52,15 @@ from descentlab.nn.module import Sequential as _TorchSequential
 from descentlab.tensor import Tensor, no_grad
 
 __all__ = ["Model", "Sequential"]
+
+
+def __getattr__(name: str) -> Any:
+    """`models.load_model` / `models.save_model` are `keras.saving`'s (which imports this module)."""
+    if name in ("load_model", "save_model"):
+        from descentlab.keras import saving
+
+        return getattr(saving, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _verbose(verbose: Any) -> int:
@@ -245,6 +256,25 @@ class Model(KerasWeights, Module):
 
         load(filepath, self)
 
+    def save(self, filepath: str | Path, overwrite: bool = True) -> Path:
+        """Save the whole model to one file: architecture, weights and, when compiled, the
+        optimizer, loss, metrics and optimizer state; `keras.models.load_model(filepath)` rebuilds
+        it. See `descentlab.keras.saving` (descentlab's own format, not Keras' zip)."""
+        from descentlab.keras.saving import save_model
+
+        return save_model(self, filepath, overwrite=overwrite)
+
+    def get_config(self) -> dict[str, Any]:
+        """Keras' `get_config`: only a `Sequential` can describe itself; a subclassed Model's
+        architecture is the Python code of its `call`."""
+        cls = type(self).__name__
+        raise NotImplementedError(
+            f"{cls} is a subclassed Model (Keras' subclassing API): its architecture is the "
+            f"Python code of call(), which cannot be rebuilt from a file. Save the weights with "
+            f"model.save_weights(path); to restore, create {cls}(...) again and call "
+            "model.load_weights(path)"
+        )
+
     # ------------------------------------------------------------------ training
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
                 loss_weights: Any = None, **kwargs: Any) -> None:  # fmt: skip
@@ -263,12 +293,16 @@ class Model(KerasWeights, Module):
             optimizer = optimizers.get(optimizer)
         else:
             self._check_own_optimizer(optimizer)
-        if loss is not None:
-            loss = losses.get(loss)  # a plain function is Keras' fn(y_true, y_pred)
         if isinstance(metrics, str):
             metrics = [metrics]
-        metric_list = _compile_metrics(metrics, kwargs.get("weighted_metrics"))
-        self._compiled = {"optimizer": optimizer, "loss": loss, "metrics": metric_list}
+        weighted = kwargs.get("weighted_metrics")
+        # what was asked for, as given (saved by model.save, as Keras' compile config)
+        args = {"loss": loss, "metrics": metrics, "weighted_metrics": weighted}
+        if loss is not None:
+            loss = losses.get(loss)  # a plain function is Keras' fn(y_true, y_pred)
+        metric_list = _compile_metrics(metrics, weighted)
+        self._compiled = {"optimizer": optimizer, "loss": loss, "metrics": metric_list,
+                          "args": args}  # fmt: skip
 
     def _check_own_optimizer(self, optimizer: Any) -> None:
         """Keras refuses an optimizer already built for another model's variables; say so here,
@@ -552,6 +586,34 @@ class Sequential(Model, _TorchSequential):
                 )
         finally:
             self.train(was_training)
+
+    def get_config(self) -> dict[str, Any]:
+        """Keras' config of a Sequential: its name, `trainable`, each layer's class name and
+        config in order (`keras.layers.serialize`), and `build_input_shape` (None, *sample shape)
+        when known.
+
+        Example:
+            >>> from descentlab.keras import layers, Input
+            >>> config = Sequential([Input(shape=(4,)), layers.Dense(2)], name="tiny").get_config()
+            >>> config["build_input_shape"], [layer["class_name"] for layer in config["layers"]]
+            ((None, 4), ['Dense'])
+            >>> Sequential.from_config(config).layers[0].kernel.shape
+            (4, 2)
+        """
+        shape = None if self._input_shape is None else (None, *self._input_shape)
+        return {"name": self.name, "trainable": self.trainable,
+                "layers": [_layers.serialize(layer) for layer in self.layers],
+                "build_input_shape": shape}  # fmt: skip
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        """Inverse of `get_config`: new layers (fresh weights), built when the input shape is known."""
+        shape = config.get("build_input_shape")
+        items = [] if shape is None else [InputSpec(shape[1:])]
+        model = cls([*items, *map(_layers.deserialize, config["layers"])], name=config.get("name"))
+        if not config.get("trainable", True):
+            model.trainable = False
+        return model
 
     def call(self, inputs: Any) -> Any:
         return _TorchSequential.forward(self, inputs)

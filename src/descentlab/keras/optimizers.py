@@ -70,6 +70,8 @@ __all__ = [
     "Ftrl",
     "schedules",
     "get",
+    "serialize",
+    "deserialize",
 ]
 
 # Per-parameter state kept by the Keras wrapper itself (not by the update's transformations).
@@ -549,6 +551,7 @@ class Optimizer(_TorchStyleOptimizer):
             "learning_rate": lr,
             **hyper,
             "weight_decay": self.defaults["weight_decay"] or None,
+            **({"decay": self.decay} if self.decay else {}),  # tf.keras 2's legacy decay, if set
             "clipnorm": self.clipnorm,
             "global_clipnorm": self.global_clipnorm,
             "clipvalue": self.clipvalue,
@@ -965,3 +968,40 @@ for _name, (_lr_default, _range, _desc) in _SPECS.items():
         OptimizerSpec(f"keras.{_name}", _ALL[_name], {"lr": _lr_default}, _range, _desc, "keras"),
         overwrite=True,  # re-importing this module re-registers the same names
     )
+
+
+def serialize(optimizer: Optimizer) -> dict[str, Any]:
+    """Keras' `optimizers.serialize`: {'class_name': 'Adam', 'config': optimizer.get_config()}.
+    A learning rate given as a Python function cannot be saved (ValueError); a schedule from
+    `optimizers.schedules` can.
+
+    Example:
+        >>> serialize(Adam(learning_rate=0.01))["config"]["learning_rate"]
+        0.01
+    """
+    name = type(optimizer).__name__
+    if _ALL.get(name.lower()) is not type(optimizer):
+        raise ValueError(
+            f"the optimizer {name} cannot be saved: only the keras.optimizers classes can "
+            f"({', '.join(c.__name__ for c in _ALL.values())}); compile with one of them, or "
+            "save the weights alone with model.save_weights(path)"
+        )
+    config = optimizer.get_config()
+    if callable(config["learning_rate"]):
+        raise ValueError(
+            f"{name}: the learning rate is a Python function, which cannot be saved; use a "
+            "schedule from keras.optimizers.schedules, or save the weights alone with "
+            "model.save_weights(path)"
+        )
+    return {"class_name": name, "config": config}
+
+
+def deserialize(config: Mapping[str, Any]) -> Optimizer:
+    """Inverse of `serialize`: a new, unbuilt optimizer."""
+    cls = _ALL.get(str(config.get("class_name", "")).lower())
+    if cls is None:
+        raise ValueError(
+            f"unknown optimizer class {config.get('class_name')!r}; known: "
+            f"{', '.join(c.__name__ for c in _ALL.values())}"
+        )
+    return cls.from_config(config.get("config", {}))

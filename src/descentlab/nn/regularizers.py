@@ -26,7 +26,7 @@ from descentlab.nn.module import Module
 from descentlab.ops.math import abs as abs_
 from descentlab.tensor import Tensor
 
-__all__ = ["l1", "l2", "l1_l2", "L1", "L2", "L1L2"]
+__all__ = ["l1", "l2", "l1_l2", "Regularizer", "L1", "L2", "L1L2"]
 
 
 def _tensors(params: Any) -> list[Tensor]:
@@ -80,7 +80,24 @@ def l1_l2(params: Any, l1_coeff: float = 0.01, l2_coeff: float = 0.01) -> Tensor
     return l1(params, l1_coeff) + l2(params, l2_coeff)
 
 
-class L1:
+class Regularizer:
+    """Base of the penalty objects, with Keras' config protocol: `get_config()` gives the
+    coefficients ({'l2': 0.01}), `from_config(config)` is `cls(**config)`.
+
+    Example:
+        >>> L1L2(l1=0.1, l2=0.2).get_config()
+        {'l1': 0.1, 'l2': 0.2}
+    """
+
+    def get_config(self) -> dict[str, float]:
+        return {k: float(v) for k, v in vars(self).items()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, float]) -> Regularizer:
+        return cls(**config)
+
+
+class L1(Regularizer):
     """Keras-style callable: `L1(0.01)(weights)` is `l1(weights, 0.01)`."""
 
     def __init__(self, l1: float = 0.01) -> None:
@@ -94,7 +111,7 @@ class L1:
         return f"L1(l1={self.l1})"
 
 
-class L2:
+class L2(Regularizer):
     """Keras-style callable: `L2(0.01)(weights)` is `l2(weights, 0.01)`."""
 
     def __init__(self, l2: float = 0.01) -> None:
@@ -108,7 +125,7 @@ class L2:
         return f"L2(l2={self.l2})"
 
 
-class L1L2:
+class L1L2(Regularizer):
     """Keras-style callable for both penalties (Keras defaults: both 0)."""
 
     def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
