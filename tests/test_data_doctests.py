@@ -11,6 +11,7 @@ MODULES = [
     "descentlab.data",
     "descentlab.data.dataset",
     "descentlab.data.loader",
+    "descentlab.data.sampler",
     "descentlab.data.preprocessing",
     "descentlab.data.datasets",
     "descentlab.data.formats",

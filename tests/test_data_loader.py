@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -142,14 +144,111 @@ def test_collate_fn_and_transform_applied():
 
 def test_loader_errors():
     ds = TensorDataset(np.zeros(3))
-    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+    with pytest.raises(ValueError, match="batch_size should be a positive integer value"):
         DataLoader(ds, batch_size=0)
-    with pytest.raises(TypeError, match="batch_size must be an integer"):
-        DataLoader(ds, batch_size=2.5)
+    with pytest.raises(ValueError, match="batch_size should be a positive integer value"):
+        DataLoader(ds, batch_size=2.5)  # ValueError, as torch
     with pytest.raises(TypeError, match="TensorDataset"):
         DataLoader(np.float32(3.0))
     with pytest.raises(TypeError, match="generator"):
         DataLoader(ds, generator=42)
+
+
+def test_arguments_are_torchs_in_torchs_order_and_transform_is_keyword_only(torch):
+    import inspect
+
+    ref = list(inspect.signature(torch.utils.data.DataLoader).parameters.values())
+    mine = list(inspect.signature(DataLoader).parameters.values())
+    positional = [p.name for p in ref if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert [p.name for p in mine if p.kind is p.POSITIONAL_OR_KEYWORD] == positional
+    keyword = {p.name for p in mine if p.kind is p.KEYWORD_ONLY}
+    assert keyword == {p.name for p in ref if p.kind is p.KEYWORD_ONLY} | {"transform"}
+    defaults = {p.name: p.default for p in ref}
+    for p in mine:
+        if p.name not in ("transform", "shuffle"):  # torch's shuffle=None means False here
+            assert p.default == defaults[p.name], p.name
+    with pytest.raises(TypeError):
+        DataLoader(TensorDataset(np.zeros(3)), 1, False, None, None, 0, None, False, False, 0,
+                   None, None, None, lambda a: a)  # fmt: skip
+
+
+def test_a_pytorch_tutorial_loader_runs_and_workers_change_nothing():
+    ds = TensorDataset(np.arange(100.0).reshape(50, 2), np.arange(50))
+    dl.manual_seed(4)
+    plain = [yb.tolist() for _, yb in DataLoader(ds, batch_size=8, shuffle=True)]
+    dl.manual_seed(4)
+    tutorial = DataLoader(ds, batch_size=8, shuffle=True, num_workers=2, pin_memory=True,
+                          persistent_workers=True, prefetch_factor=4, timeout=30)  # fmt: skip
+    with pytest.warns(UserWarning, match="no accelerator is found"):
+        assert [yb.tolist() for _, yb in tutorial] == plain
+    assert (tutorial.num_workers, tutorial.prefetch_factor, tutorial.timeout) == (2, 4, 30)
+    assert DataLoader(ds, num_workers=3).prefetch_factor == 2  # torch's default with workers
+    assert DataLoader(ds).prefetch_factor is None
+
+
+def test_pin_memory_warns_on_iteration_as_torch_without_an_accelerator(torch):
+    if torch.accelerator.is_available():
+        pytest.skip("torch pins memory on this machine's accelerator")
+    tds = torch.utils.data.TensorDataset(torch.zeros(4))
+    ours = DataLoader(TensorDataset(np.zeros(4)), batch_size=2, pin_memory=True,
+                      pin_memory_device="cuda")  # fmt: skip
+    for loader in (torch.utils.data.DataLoader(tds, batch_size=2, pin_memory=True,
+                                               pin_memory_device="cuda"), ours):  # fmt: skip
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            list(loader)
+        messages = [str(w.message) for w in caught]
+        assert len(messages) == 2, messages
+        assert messages[0].startswith("pin_memory_device is deprecated")
+        assert messages[1].startswith("'pin_memory' argument is set as true but no accelerator is "
+                                      "found, then device pinned memory won't be used.")  # fmt: skip
+        assert all(w.category is UserWarning for w in caught)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DataLoader(TensorDataset(np.zeros(4)), pin_memory=True)  # building does not warn, as torch
+        list(DataLoader(TensorDataset(np.zeros(4)), pin_memory_device="cuda"))
+
+
+def test_worker_init_fn_is_called_per_worker_at_every_epoch_start(torch):
+    calls = []
+    ds = TensorDataset(np.arange(6))
+    loader = DataLoader(ds, batch_size=4, num_workers=3, worker_init_fn=calls.append)
+    assert calls == []  # not when built
+    for epoch in range(2):
+        it = iter(loader)
+        assert calls == [0, 1, 2] * (epoch + 1)  # before the first batch
+        assert [b[0].tolist() for b in it] == [[0, 1, 2, 3], [4, 5]]
+    calls.clear()
+    persistent = DataLoader(ds, num_workers=2, persistent_workers=True, worker_init_fn=calls.append)
+    list(persistent), list(persistent)
+    assert calls == [0, 1]  # workers that persist start once
+    calls.clear()
+    list(DataLoader(ds, worker_init_fn=calls.append))
+    tds = torch.utils.data.TensorDataset(torch.arange(6))
+    list(torch.utils.data.DataLoader(tds, worker_init_fn=calls.append))
+    assert calls == []  # no workers, no call: torch's behaviour
+    with pytest.raises(TypeError, match="worker_init_fn must be callable"):
+        DataLoader(ds, num_workers=2, worker_init_fn=1)
+
+
+def test_sampler_attributes_cannot_change_after_init_as_torch(torch):
+    tds = torch.utils.data.TensorDataset(torch.arange(6))
+    for loader in (torch.utils.data.DataLoader(tds), DataLoader(TensorDataset(np.arange(6)))):
+        for name in ("batch_size", "sampler", "batch_sampler", "drop_last", "dataset"):
+            with pytest.raises(ValueError, match=f"{name} attribute should not be set after"):
+                setattr(loader, name, 2)
+        loader.num_workers = 0  # others can
+
+
+def test_repr_names_a_custom_sampler():
+    ds = TensorDataset(np.arange(10))
+    assert repr(DataLoader(ds, batch_size=4)) == (
+        "DataLoader(num_samples=10, batch_size=4, shuffle=False, drop_last=False, iterations=3)"
+    )
+    weighted = DataLoader(ds, batch_size=4, sampler=dl.data.WeightedRandomSampler([1.0] * 10, 6))
+    assert "sampler=WeightedRandomSampler, iterations=2" in repr(weighted)
+    assert "batch_sampler=list, iterations=1" in repr(DataLoader(ds, batch_sampler=[[0, 1]]))
+    assert "iterations=unknown" in repr(DataLoader(ds, sampler=iter([1])))
 
 
 def test_concat_and_random_split():

@@ -184,7 +184,8 @@ def test_resume_errors(tmp_path):
             batch_size=4, resume_from=tmp_path / "c.safetensors")  # fmt: skip
 
 
-def test_resume_restores_a_dataloader_own_generator(tmp_path):
+@pytest.mark.parametrize("owner", ["loader", "sampler"])
+def test_resume_restores_a_dataloader_own_generator(tmp_path, owner):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((50, 3)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int64)
@@ -192,8 +193,15 @@ def test_resume_restores_a_dataloader_own_generator(tmp_path):
     def setup():
         dl.manual_seed(0)
         model = nn.Sequential(nn.Linear(3, 6), nn.ReLU(), nn.Linear(6, 2))
-        loader = dl.data.DataLoader(dl.data.TensorDataset(x, y), batch_size=8, shuffle=True,
-                                    generator=np.random.default_rng(9))  # fmt: skip
+        order: dict = {"shuffle": True, "generator": np.random.default_rng(9)}
+        if owner == "sampler":  # a WeightedRandomSampler's own generator is saved too
+            weights = np.where(y == 1, 1.0, 3.0)
+            order = {
+                "sampler": dl.data.WeightedRandomSampler(
+                    weights, 40, generator=np.random.default_rng(9)
+                )
+            }
+        loader = dl.data.DataLoader(dl.data.TensorDataset(x, y), batch_size=8, **order)
         opt = dl.optim.get("adam", model.parameters(), lr=0.05)
         return model, loader, opt
 
@@ -207,8 +215,8 @@ def test_resume_restores_a_dataloader_own_generator(tmp_path):
     reference = model.state_dict()
     model, loader, opt = setup()
     train(model, loader, opt, 1)
-    model, loader, opt = setup()  # the loader's generator starts again from seed 9 ...
-    resumed = train(model, loader, opt, 3, resume=tmp_path / "c.safetensors")  # ... and is restored
+    model, loader, opt = setup()  # the loader's (sampler's) generator starts again from seed 9
+    resumed = train(model, loader, opt, 3, resume=tmp_path / "c.safetensors")  # and is restored
     assert resumed.history == straight.history
     for k, v in reference.items():
         assert model.state_dict()[k].tobytes() == v.tobytes()

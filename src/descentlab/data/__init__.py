@@ -9,7 +9,7 @@ Example:
     45
 """
 
-from descentlab.data import transforms
+from descentlab.data import sampler, transforms
 from descentlab.data.batches import BatchLoader, PyDataset
 from descentlab.data.dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from descentlab.data.datasets import (
@@ -46,6 +46,14 @@ from descentlab.data.formats import (
 )
 from descentlab.data.loader import DataLoader, default_collate
 from descentlab.data.preprocessing import MinMaxScaler, StandardScaler, one_hot, train_test_split
+from descentlab.data.sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 from descentlab.data.transforms import (
     Compose,
     GaussianNoise,
@@ -67,6 +75,13 @@ __all__ = [
     "random_split",
     "DataLoader",
     "default_collate",
+    "sampler",
+    "Sampler",
+    "SequentialSampler",
+    "RandomSampler",
+    "SubsetRandomSampler",
+    "WeightedRandomSampler",
+    "BatchSampler",
     "train_test_split",
     "one_hot",
     "StandardScaler",

@@ -86,6 +86,7 @@ class Trainer:
         extra = {
             "callbacks": {key: cb.state_dict() for key, cb in self._callback_keys()},
             "loader_rng": None if gen is None else gen.bit_generator.state,
+            "sampler_rng": [g.bit_generator.state for g in _sampler_generators(self.loader)],
             "fit": {k: self.params.get(k) for k in ("samples", "batch_size", "steps", "epochs")},
         }
         return dlio.save_checkpoint(
@@ -113,6 +114,17 @@ class Trainer:
         gen = getattr(self.loader, "generator", None)
         if gen is not None and extra.get("loader_rng") is not None:
             gen.bit_generator.state = extra["loader_rng"]
+        sampler_gens, saved = _sampler_generators(self.loader), extra.get("sampler_rng") or []
+        if len(saved) == len(sampler_gens):
+            for g, state in zip(sampler_gens, saved, strict=True):
+                g.bit_generator.state = state
+        else:
+            warnings.warn(
+                f"resume_from={str(path)!r}: the checkpoint holds {len(saved)} sampler "
+                f"generator(s), this run's DataLoader has {len(sampler_gens)}; training continues "
+                "but will not match an uninterrupted run",
+                stacklevel=3,
+            )
         if info.get("history"):
             self.history.load_state_dict(info["history"])
         self._pending_callback_states = extra.get("callbacks") or {}
@@ -723,6 +735,8 @@ def _prepare_training_data(x: Any, y: Any, batch_size: int, validation_split: fl
                 val_ds = Subset(dataset, np.arange(split_at, n))
                 dataset = Subset(dataset, np.arange(split_at))
                 validation_data = val_ds
+            if len(dataset) == 0:
+                raise ValueError("fit: x has no samples")
             train_loader = DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
     else:
         batch_size = _check_int("batch_size", batch_size, minimum=1)
@@ -894,6 +908,23 @@ def _check_finite_dataset(dataset: Any, name: str) -> None:
     if isinstance(arrays, tuple):
         for k, a in enumerate(arrays):
             _check_finite(np.asarray(a), f"{name} (field {k})")
+
+
+def _sampler_generators(loader: Any) -> list[np.random.Generator]:
+    """The np.random.Generators of a loader's samplers other than its own `generator`, each once.
+
+    A checkpoint saves their states, so a resumed run draws the same sampler order.
+    """
+    own = getattr(loader, "generator", None)
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    found: list[np.random.Generator] = []
+    for s in (getattr(loader, "sampler", None), batch_sampler,
+              getattr(batch_sampler, "sampler", None)):  # fmt: skip
+        gen = getattr(s, "generator", None)
+        fresh = gen is not own and all(gen is not g for g in found)
+        if isinstance(gen, np.random.Generator) and fresh:
+            found.append(gen)
+    return found
 
 
 def _num_samples(loader: Any) -> int | None:
