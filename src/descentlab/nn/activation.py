@@ -32,8 +32,8 @@ class _Elementwise(Module):
         super().__init__()
         self.inplace = inplace  # accepted for PyTorch compatibility; never in place
 
-    def forward(self, x: Tensor) -> Tensor:
-        return type(self).fn(x)
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self).fn(input)
 
 
 class ReLU(_Elementwise):
@@ -112,8 +112,8 @@ class LeakyReLU(Module):
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.leaky_relu(x, self.negative_slope)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.leaky_relu(input, self.negative_slope)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -135,8 +135,8 @@ class PReLU(Module):
     def reset_parameters(self) -> None:
         self.weight.data[...] = self.init
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.prelu(x, self.weight)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.prelu(input, self.weight)
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"
@@ -149,8 +149,8 @@ class ELU(Module):
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.elu(x, self.alpha)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.elu(input, self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -159,8 +159,8 @@ class ELU(Module):
 class CELU(ELU):
     """max(0, x) + min(0, alpha (e^(x / alpha) - 1))."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.celu(x, self.alpha)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.celu(input, self.alpha)
 
 
 class GELU(Module):
@@ -172,8 +172,8 @@ class GELU(Module):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.gelu(x, self.approximate)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.gelu(input, self.approximate)
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
@@ -186,8 +186,8 @@ class Softplus(Module):
         super().__init__()
         self.beta, self.threshold = beta, threshold
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.softplus(x, self.beta, self.threshold)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softplus(input, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
@@ -202,8 +202,8 @@ class Hardtanh(Module):
             raise ValueError(f"Hardtanh: min_val ({min_val}) must be below max_val ({max_val})")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.hardtanh(x, self.min_val, self.max_val)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardtanh(input, self.min_val, self.max_val)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}"
@@ -233,8 +233,8 @@ class Softmax(Module):
         # stacklevel 5 points past implicit_softmax_dim, _dim, forward, Module.__call__: the caller
         return F.implicit_softmax_dim(self._name, x.ndim, stacklevel=5)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.softmax(x, dim=self._dim(x))
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softmax(input, dim=self._dim(input))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -246,8 +246,8 @@ class LogSoftmax(Softmax):
 
     _name = "log_softmax"
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.log_softmax(x, dim=self._dim(x))
+    def forward(self, input: Tensor) -> Tensor:
+        return F.log_softmax(input, dim=self._dim(input))
 
 
 class Softmin(Softmax):
@@ -255,5 +255,5 @@ class Softmin(Softmax):
 
     _name = "softmin"
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.softmin(x, dim=self._dim(x))
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softmin(input, dim=self._dim(input))

@@ -127,14 +127,14 @@ class _ConvNd(Module):
                 f"{tuple(x.shape)}"
             )
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:
         if self.weight is None:
-            if x.ndim not in (self.nd + 1, self.nd + 2):
-                self._check(x)
-            self._build(x.shape[-self.nd - 1])
-        self._check(x)
+            if input.ndim not in (self.nd + 1, self.nd + 2):
+                self._check(input)
+            self._build(input.shape[-self.nd - 1])
+        self._check(input)
         try:
-            return self._conv(x)
+            return self._conv(input)
         except ValueError as err:
             raise ValueError(
                 f"{type(self).__name__}({self.in_channels}, {self.out_channels}): {err}"

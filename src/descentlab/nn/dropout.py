@@ -35,8 +35,8 @@ class Dropout(Module):
             raise ValueError(f"{type(self).__name__}: p must be between 0 and 1, got {p}")
         self.p, self.inplace, self.generator = p, inplace, generator  # inplace: accepted, ignored
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self._fn(x, self.p, self.training, self.generator)
+    def forward(self, input: Tensor) -> Tensor:
+        return self._fn(input, self.p, self.training, self.generator)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"  # as PyTorch's repr

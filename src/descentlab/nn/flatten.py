@@ -29,9 +29,9 @@ class Flatten(Module):
         super().__init__()
         self.start_dim, self.end_dim = start_dim, end_dim
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:
         try:
-            return flatten(x, self.start_dim, self.end_dim)
+            return flatten(input, self.start_dim, self.end_dim)
         except (IndexError, ValueError) as err:
             msg = str(err).removeprefix("flatten: ")
             raise type(err)(f"Flatten({self.extra_repr()}): {msg}") from None
@@ -67,10 +67,10 @@ class Unflatten(Module):
             )
         self.dim, self.unflattened_size = dim, sizes
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:
         name = f"Unflatten({self.extra_repr()})"
-        shape = tuple(x.shape)
-        dim = wrap_dim(self.dim, x.ndim, name, shape)
+        shape = tuple(input.shape)
+        dim = wrap_dim(self.dim, input.ndim, name, shape)
         if not shape:
             raise IndexError(f"{name}: cannot unflatten a 0-D input")
         sizes = self.unflattened_size
@@ -82,7 +82,7 @@ class Unflatten(Module):
                 f"{name}: cannot split dimension {self.dim} of size {size} (input shape {shape}) "
                 f"into {sizes}; their product must equal {size}"
             )
-        return reshape(x, *shape[:dim], *sizes, *shape[dim + 1 :])
+        return reshape(input, *shape[:dim], *sizes, *shape[dim + 1 :])
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -62,15 +62,15 @@ class Linear(Module):
         if self.weight is None and key in state:
             self._build(int(state[key].shape[1]))
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:
         if self.weight is None:
-            self._build(x.shape[-1])
-        if x.shape[-1] != self.in_features:
+            self._build(input.shape[-1])
+        if input.shape[-1] != self.in_features:
             raise ValueError(
                 f"{self!r} expected input with {self.in_features} features in the last dimension, "
-                f"got input of shape {tuple(x.shape)}"
+                f"got input of shape {tuple(input.shape)}"
             )
-        return linear(x, self.weight, self.bias)
+        return linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (
@@ -85,8 +85,8 @@ class Identity(Module):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
 
-    def forward(self, x: Any) -> Any:
-        return x
+    def forward(self, input: Any) -> Any:
+        return input
 
 
 class Bilinear(Module):
@@ -122,24 +122,24 @@ class Bilinear(Module):
         if self.bias is not None:
             init.uniform_(self.bias, -bound, bound, generator=self._generator)
 
-    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+    def forward(self, input1: Tensor, input2: Tensor) -> Tensor:
         from descentlab.ops.math import matmul
         from descentlab.ops.reduce import sum as reduce_sum
         from descentlab.ops.shape import reshape
 
-        if x1.shape[-1] != self.in1_features or x2.shape[-1] != self.in2_features:
+        if input1.shape[-1] != self.in1_features or input2.shape[-1] != self.in2_features:
             raise ValueError(
                 f"{self!r} expected inputs with {self.in1_features} and {self.in2_features} "
-                f"features, got shapes {tuple(x1.shape)} and {tuple(x2.shape)}"
+                f"features, got shapes {tuple(input1.shape)} and {tuple(input2.shape)}"
             )
-        lead = x1.shape[:-1]
-        a = reshape(x1, -1, 1, 1, self.in1_features)  # (B, 1, 1, in1)
-        # (B, 1, 1, in1) @ (out, in1, in2) -> (B, out, 1, in2); then dot with x2 over in2.
+        lead = input1.shape[:-1]
+        a = reshape(input1, -1, 1, 1, self.in1_features)  # (B, 1, 1, in1)
+        # (B, 1, 1, in1) @ (out, in1, in2) -> (B, out, 1, in2); then dot with input2 over in2.
         t = matmul(
             a, reshape(self.weight, 1, self.out_features, self.in1_features, self.in2_features)
         )
         y = reduce_sum(reshape(t, -1, self.out_features, self.in2_features)
-                       * reshape(x2, -1, 1, self.in2_features), axis=-1)  # fmt: skip
+                       * reshape(input2, -1, 1, self.in2_features), axis=-1)  # fmt: skip
         if self.bias is not None:
             y = y + self.bias
         return reshape(y, *lead, self.out_features)

@@ -422,7 +422,7 @@ class Sequential(Module):
                     )
                 self.add_module(str(i), m)
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, input: Any) -> Any:
         modules = list(self._modules.values())
         i = 0
         while i < len(modules):
@@ -431,12 +431,12 @@ class Sequential(Module):
                 # Swapped for speed, same values and gradients: max-pool then ReLU == ReLU then
                 # max-pool (ReLU is monotone, and a window's gradient is zero either way when its
                 # max is <= 0), and the ReLU then runs on a pooled tensor, 4x smaller for 2x2.
-                x = m(modules[i + 1](x))
+                input = m(modules[i + 1](input))
                 i += 2
             else:
-                x = m(x)
+                input = m(input)
                 i += 1
-        return x
+        return input
 
     def append(self, module: Module) -> Sequential:
         self.add_module(str(len(self._modules)), module)

@@ -84,25 +84,25 @@ class _BatchNorm(Module):
             if self.bias is not None:
                 self.bias.data[...] = 0
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:
         name = type(self).__name__
-        if x.ndim not in self.expected_ndims:
+        if input.ndim not in self.expected_ndims:
             raise ValueError(
                 f"{name}({self.num_features}) expected a {' or '.join(map(str, self.expected_ndims))}"
-                f"-D input, got input of shape {tuple(x.shape)}"
+                f"-D input, got input of shape {tuple(input.shape)}"
             )
         if self.num_features is None:
-            self._build(x.shape[1])
-        if x.shape[1] != self.num_features:
+            self._build(input.shape[1])
+        if input.shape[1] != self.num_features:
             raise ValueError(
                 f"{name}({self.num_features}) expected {self.num_features} channels in dimension 1, "
-                f"got input of shape {tuple(x.shape)}"
+                f"got input of shape {tuple(input.shape)}"
             )
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and x.size // x.shape[1] <= 1:  # PyTorch checks in training mode
+        if self.training and input.size // input.shape[1] <= 1:  # PyTorch checks in training mode
             raise ValueError(
                 f"{name}({self.num_features}): expected more than 1 value per channel when "
-                f"training, got input of shape {tuple(x.shape)}; use a batch of at least 2 "
+                f"training, got input of shape {tuple(input.shape)}; use a batch of at least 2 "
                 "or call model.eval()"
             )
         if self.training and self.track_running_stats:
@@ -113,7 +113,7 @@ class _BatchNorm(Module):
         stats = (None, None) if (self.training and not self.track_running_stats) else (
             self.running_mean, self.running_var)  # fmt: skip
         try:
-            return N.batch_norm(x, *stats, self.weight, self.bias, use_batch, factor, self.eps)
+            return N.batch_norm(input, *stats, self.weight, self.bias, use_batch, factor, self.eps)
         except ValueError as err:
             raise ValueError(f"{name}({self.num_features}): {err}") from None
 
@@ -164,9 +164,9 @@ class LayerNorm(Module):
             if getattr(self, name) is None:
                 self.register_parameter(name, None)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:
         try:
-            return N.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+            return N.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
         except ValueError as err:  # name the layer, as the other layers do
             raise ValueError(f"LayerNorm({self.normalized_shape}): {err}") from None
 
@@ -200,13 +200,13 @@ class GroupNorm(Module):
             if getattr(self, name) is None:
                 self.register_parameter(name, None)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.ndim < 2 or x.shape[1] != self.num_channels:
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim < 2 or input.shape[1] != self.num_channels:
             raise ValueError(
                 f"GroupNorm({self.num_groups}, {self.num_channels}) expected {self.num_channels} "
-                f"channels in dimension 1, got input of shape {tuple(x.shape)}"
+                f"channels in dimension 1, got input of shape {tuple(input.shape)}"
             )
-        return N.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+        return N.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (
@@ -235,7 +235,7 @@ class RMSNorm(Module):
         else:
             self.register_parameter("weight", None)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor:  # torch names this one x
         try:
             return N.rms_norm(x, self.normalized_shape, self.weight, self.eps)
         except ValueError as err:

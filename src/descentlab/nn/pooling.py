@@ -60,8 +60,8 @@ class MaxPool2d(_Pool):
         ((1, 3, 2, 2), dtype('int64'))
     """
 
-    def forward(self, x: Tensor) -> Any:
-        return _named(self, P.max_pool2d, x, self.kernel_size, self.stride, self.padding,
+    def forward(self, input: Tensor) -> Any:
+        return _named(self, P.max_pool2d, input, self.kernel_size, self.stride, self.padding,
                       self.dilation, self.ceil_mode, self.return_indices)  # fmt: skip
 
 
@@ -69,8 +69,8 @@ class MaxPool1d(_Pool):
     """Max over windows of (N, C, L) or (C, L) input (PyTorch's `nn.MaxPool1d`);
     `return_indices=True` also returns each maximum's position along L."""
 
-    def forward(self, x: Tensor) -> Any:
-        return _named(self, P.max_pool1d, x, self.kernel_size, self.stride, self.padding,
+    def forward(self, input: Tensor) -> Any:
+        return _named(self, P.max_pool1d, input, self.kernel_size, self.stride, self.padding,
                       self.dilation, self.ceil_mode, self.return_indices)  # fmt: skip
 
 
@@ -90,8 +90,8 @@ class MaxUnpool2d(Module):
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
 
-    def forward(self, x: Tensor, indices: Any, output_size: Any = None) -> Tensor:
-        return _named(self, P.max_unpool2d, x, indices, self.kernel_size, self.stride,
+    def forward(self, input: Tensor, indices: Any, output_size: Any = None) -> Tensor:
+        return _named(self, P.max_unpool2d, input, indices, self.kernel_size, self.stride,
                       self.padding, output_size)  # fmt: skip
 
     def extra_repr(self) -> str:
@@ -101,8 +101,8 @@ class MaxUnpool2d(Module):
 class MaxUnpool1d(MaxUnpool2d):
     """Partial inverse of MaxPool1d (PyTorch's `nn.MaxUnpool1d`) on (N, C, L) or (C, L) input."""
 
-    def forward(self, x: Tensor, indices: Any, output_size: Any = None) -> Tensor:
-        return _named(self, P.max_unpool1d, x, indices, self.kernel_size, self.stride,
+    def forward(self, input: Tensor, indices: Any, output_size: Any = None) -> Tensor:
+        return _named(self, P.max_unpool1d, input, indices, self.kernel_size, self.stride,
                       self.padding, output_size)  # fmt: skip
 
 
@@ -119,8 +119,8 @@ class AvgPool2d(Module):
         self.padding, self.ceil_mode = padding, ceil_mode
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
-    def forward(self, x: Tensor) -> Tensor:
-        return _named(self, P.avg_pool2d, x, self.kernel_size, self.stride, self.padding,
+    def forward(self, input: Tensor) -> Tensor:
+        return _named(self, P.avg_pool2d, input, self.kernel_size, self.stride, self.padding,
                       self.ceil_mode, self.count_include_pad, self.divisor_override)  # fmt: skip
 
     def extra_repr(self) -> str:
@@ -137,8 +137,8 @@ class AvgPool1d(Module):
         self.stride = kernel_size if stride is None else stride
         self.padding, self.ceil_mode, self.count_include_pad = padding, ceil_mode, count_include_pad
 
-    def forward(self, x: Tensor) -> Tensor:
-        return _named(self, P.avg_pool1d, x, self.kernel_size, self.stride, self.padding,
+    def forward(self, input: Tensor) -> Tensor:
+        return _named(self, P.avg_pool1d, input, self.kernel_size, self.stride, self.padding,
                       self.ceil_mode, self.count_include_pad)  # fmt: skip
 
     def extra_repr(self) -> str:
@@ -153,8 +153,8 @@ class AdaptiveAvgPool2d(Module):
         super().__init__()
         self.output_size = output_size
 
-    def forward(self, x: Tensor) -> Tensor:
-        return _named(self, P.adaptive_avg_pool2d, x, self.output_size)
+    def forward(self, input: Tensor) -> Tensor:
+        return _named(self, P.adaptive_avg_pool2d, input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -163,5 +163,5 @@ class AdaptiveAvgPool2d(Module):
 class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
     """Average (N, C, L) input into `output_size` bins (PyTorch's `nn.AdaptiveAvgPool1d`)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return _named(self, P.adaptive_avg_pool1d, x, self.output_size)
+    def forward(self, input: Tensor) -> Tensor:
+        return _named(self, P.adaptive_avg_pool1d, input, self.output_size)
