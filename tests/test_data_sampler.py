@@ -516,3 +516,15 @@ def test_resume_warns_when_the_checkpoint_lacks_the_samplers_generator(tmp_path)
     with pytest.warns(UserWarning, match="holds 0 sampler generator.*has 1"):
         fit(nn.Linear(4, 2), sampled, loss="cross_entropy", optimizer="sgd", verbose=0, epochs=2,
             resume_from=tmp_path / "c.safetensors")  # fmt: skip
+
+
+def test_fit_counts_the_samples_the_sampler_draws():
+    from descentlab.data import DataLoader, SubsetRandomSampler, TensorDataset
+
+    x = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    y = np.arange(50) % 2
+    loader = DataLoader(TensorDataset(x, y), batch_size=20, sampler=SubsetRandomSampler(range(20)))
+    model = dl.nn.Sequential(dl.nn.Linear(4, 2))
+    history = dl.fit(model, loader, loss="cross_entropy", optimizer="sgd", verbose=0)
+    assert history.params["samples"] == 20 and history.params["steps"] == 1
+    assert history.params["regime"] == "batch"  # one batch holds every sample drawn

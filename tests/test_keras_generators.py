@@ -112,6 +112,10 @@ def test_fit_on_a_pydataset_matches_keras_and_ends_each_epoch(keras):
             def on_epoch_end(self):
                 type(self).ends += 1
 
+            def on_epoch_begin(self):  # Keras 3 calls it before each epoch
+                type(self).begins += 1
+
+        Batches.begins = 0
         return Batches()
 
     ours, theirs = _twins(keras)
@@ -119,7 +123,7 @@ def test_fit_on_a_pydataset_matches_keras_and_ends_each_epoch(keras):
     h_ours = ours.fit(mine, epochs=3, shuffle=False, verbose=0)
     h_theirs = theirs.fit(keras_data, epochs=3, shuffle=False, verbose=0)
     _same(ours, theirs, h_ours, h_theirs)
-    assert type(mine).ends == 3
+    assert type(mine).ends == 3 and type(mine).begins == 3  # Keras 3 calls both each epoch
     np.testing.assert_allclose(ours.evaluate(mine, verbose=0), theirs.evaluate(keras_data,
                                verbose=0), **TIGHT)  # fmt: skip
     # shuffled batch order: drawn from descentlab's generator, so a seed repeats it
@@ -255,3 +259,22 @@ def test_set_random_seed_repeats_initialization_and_numpy_draws():
     assert draws[0][1:] == draws[1][1:]
     with pytest.raises(ValueError, match="int seed"):
         dk.utils.set_random_seed("7")
+
+
+def test_a_collections_sequence_of_samples_is_a_dataset_not_a_pydataset():
+    import collections.abc
+
+    x, y, _ = _data(10)
+
+    class Samples(collections.abc.Sequence):  # a dataset of single samples
+        def __len__(self):
+            return len(x)
+
+        def __getitem__(self, i):
+            return x[i], y[i]
+
+    model = dl.nn.Sequential(dl.nn.Linear(6, 3))
+    history = dl.fit(model, Samples(), loss="cross_entropy", optimizer="sgd", batch_size=4,
+                     epochs=2, verbose=0)  # fmt: skip
+    assert history.params["steps"] == 3  # 10 samples in batches of 4, not 10 "batches"
+    assert dl.predict(model, Samples()).shape == (10, 3)

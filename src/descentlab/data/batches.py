@@ -8,8 +8,8 @@ A batch is `(x, y)` or `(x, y, sample_weight)` (or `x` alone, or `(x,)`, for `pr
   no `steps`, the first epoch reads it to the end and that count becomes the epoch length. When
   it runs out early, `ran_out` is set (fit then warns and stops, as Keras does).
 - a `PyDataset` is read again every epoch, its batch order shuffled when `shuffle` (with the
-  global descentlab generator, so `manual_seed` repeats it), at most `steps` batches, and its
-  `on_epoch_end()` is called after each epoch.
+  global descentlab generator, so `manual_seed` repeats it), at most `steps` batches; its
+  `on_epoch_begin()` is called before each epoch and `on_epoch_end()` after.
 
 Example:
     >>> import numpy as np
@@ -62,6 +62,9 @@ class PyDataset:
     def __getitem__(self, index: int) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__ (one batch)")
 
+    def on_epoch_begin(self) -> None:
+        """Called before every epoch (Keras 3)."""
+
     def on_epoch_end(self) -> None:
         """Called after every epoch; override to reshuffle or augment."""
 
@@ -75,12 +78,11 @@ Sequence = PyDataset  # Keras 2's name, kept by Keras 3 as an alias
 
 
 def _is_pydataset(x: Any) -> bool:
-    """Ours, or a class called PyDataset / Sequence (Keras' own) with len() and [i]."""
-    names = {c.__name__ for c in type(x).__mro__}
-    return isinstance(x, PyDataset) or (
-        bool(names & {"PyDataset", "Sequence"})
-        and hasattr(x, "__len__")
-        and hasattr(x, "__getitem__")
+    """Ours, or Keras' own `keras.utils.PyDataset` / `Sequence` (not any class named Sequence:
+    a `collections.abc.Sequence` of samples is a dataset of samples)."""
+    return isinstance(x, PyDataset) or any(
+        c.__name__ in ("PyDataset", "Sequence") and c.__module__.split(".")[0] == "keras"
+        for c in type(x).__mro__
     )
 
 
@@ -148,6 +150,9 @@ class BatchLoader:
             yield from self._generator_epoch()
 
     def _pydataset_epoch(self) -> Iterator[Any]:
+        begin = getattr(self.source, "on_epoch_begin", None)
+        if begin is not None:
+            begin()
         n = len(self.source)
         order = default_generator().permutation(n) if self.shuffle else range(n)
         for i in itertools.islice(order, len(self)):

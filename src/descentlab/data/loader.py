@@ -100,11 +100,11 @@ class DataLoader:
             that pinned memory won't be used and does nothing else.
         drop_last: drop the final incomplete batch.
         timeout: checked (>= 0) and unused: nothing waits on a worker.
-        worker_init_fn: with `num_workers > 0`, called here as `worker_init_fn(worker_id)` for
-            worker_id = 0 .. num_workers - 1 at the start of every epoch (only the first with
-            `persistent_workers=True`), as torch calls it in each new worker; ignored with
-            `num_workers=0`, as in torch. What it changes (e.g. `np.random.seed`) changes this
-            process; descentlab's own random numbers come from its generator, not from it.
+        worker_init_fn: never called, as torch never calls it with `num_workers=0`: batches
+            are loaded in this process, where there is no worker to set up. (Calling it here
+            would re-seed this process with the same seed every epoch, e.g. PyTorch's
+            `seed_worker` recipe, and freeze any NumPy-random augmentation.) Given with
+            `num_workers > 0`, it warns once, when the loader is built.
         multiprocessing_context, prefetch_factor, persistent_workers, in_order: checked as torch
             does (they need `num_workers > 0`) and otherwise unused; `pin_memory_device` is
             deprecated in torch, which warns when it is given with `pin_memory=True`; so do we.
@@ -192,6 +192,14 @@ class DataLoader:
             raise TypeError(f"DataLoader: transform must be callable, got {transform!r}")
         if worker_init_fn is not None and not callable(worker_init_fn):
             raise TypeError(f"DataLoader: worker_init_fn must be callable, got {worker_init_fn!r}")
+        if worker_init_fn is not None and num_workers > 0:
+            warnings.warn(
+                "DataLoader: worker_init_fn is not called: descentlab loads batches in this "
+                "process, with no worker processes to set up (seed augmentation through "
+                "descentlab.manual_seed or the transform's own generator instead)",
+                UserWarning,
+                stacklevel=2,
+            )
         if sampler is None:
             sampler = (
                 RandomSampler(dataset, generator=generator)
@@ -218,7 +226,6 @@ class DataLoader:
         self.pin_memory_device = pin_memory_device
         self.in_order = bool(in_order)
         self.transform = transform
-        self._workers_started = False
         self._initialized = True
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -278,11 +285,6 @@ class DataLoader:
                 UserWarning,
                 stacklevel=3,
             )
-        if self.worker_init_fn is not None and self.num_workers > 0:
-            if not (self.persistent_workers and self._workers_started):
-                for worker_id in range(self.num_workers):
-                    self.worker_init_fn(worker_id)
-            self._workers_started = True
 
     def _iterate(
         self,

@@ -89,6 +89,13 @@ class _Unweighted:
         return self.metric.result()
 
 
+class _Renamed(_Unweighted):
+    """A metric under another name, weighted as it is (a weighted metric whose name is taken)."""
+
+    def update(self, y_pred: Any, y_true: Any, sample_weight: Any = None) -> None:
+        self.metric.update(y_pred, y_true, sample_weight=sample_weight)
+
+
 def _compile_metrics(metrics: Any, weighted_metrics: Any) -> list[Any]:
     from descentlab.train.fit import _resolve_metrics
 
@@ -97,7 +104,13 @@ def _compile_metrics(metrics: Any, weighted_metrics: Any) -> list[Any]:
             raise ValueError(f"compile: {what} as a dict needs a model with named outputs, which "
                              "descentlab.keras models do not have; pass a list")  # fmt: skip
     plain = [_Unweighted(name, m) for name, m in _resolve_metrics(metrics or [])]
-    return plain + [m for _, m in _resolve_metrics(weighted_metrics or [])]
+    taken = {m.name for m in plain}
+    weighted = []
+    for name, m in _resolve_metrics(weighted_metrics or []):
+        if name in taken:  # Keras logs both: 'accuracy' and 'weighted_accuracy'
+            m = _Renamed(f"weighted_{name}", m)
+        weighted.append(m)
+    return plain + weighted
 
 
 def _has_batch_axis(model: Model, x: Any, who: str) -> None:
@@ -275,6 +288,17 @@ class Model(KerasWeights, Module):
             "model.load_weights(path)"
         )
 
+    def checkpoint_extra(self) -> dict[str, Any]:
+        """What a training checkpoint adds for this model (see `saving.checkpoint_extra`): its
+        description, so `load_model` reads the checkpoint; {} when it cannot be described (a
+        subclassed Model, a Python-function activation), as `resume_from` does not need it."""
+        from descentlab.keras.saving import checkpoint_extra
+
+        try:
+            return checkpoint_extra(self)
+        except (ValueError, TypeError, NotImplementedError):
+            return {}
+
     # ------------------------------------------------------------------ training
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
                 loss_weights: Any = None, **kwargs: Any) -> None:  # fmt: skip
@@ -351,6 +375,11 @@ class Model(KerasWeights, Module):
                       shuffle=shuffle, class_weight=class_weight, sample_weight=sample_weight,
                       metrics=c["metrics"], callbacks=list(callbacks or []),
                       initial_epoch=initial_epoch, verbose=_verbose(verbose), **kwargs)  # fmt: skip
+        # Keras ends fit with the optimizer's finalize_variable_values(): with use_ema=True the
+        # model keeps the averaged weights
+        finalize = getattr(c["optimizer"], "finalize_variable_values", None)
+        if finalize is not None and getattr(c["optimizer"], "built", False):
+            finalize()
         # Keras' History holds the loss and metrics only (a learning-rate callback adds
         # 'learning_rate'); descentlab.fit also logs 'lr' every epoch.
         lr = history.history.pop("lr", None)
@@ -611,8 +640,8 @@ class Sequential(Model, _TorchSequential):
         shape = config.get("build_input_shape")
         items = [] if shape is None else [InputSpec(shape[1:])]
         model = cls([*items, *map(_layers.deserialize, config["layers"])], name=config.get("name"))
-        if not config.get("trainable", True):
-            model.trainable = False
+        if not config.get("trainable", True):  # the model's own flag; each layer's came with it
+            model.__dict__["_trainable"] = False
         return model
 
     def call(self, inputs: Any) -> Any:

@@ -77,6 +77,22 @@ def deserialize(config: Mapping[str, Any] | None) -> Regularizer | None:
 
 
 def get(identifier: Any) -> Any:
-    """Keras' `regularizers.get`: a config dict (from `serialize`) is deserialized; a
-    regularizer, a function or None is returned as it is."""
+    """Keras' `regularizers.get`: a name ('l1', 'l2', 'L1', 'L2', 'L1L2') is that class with its
+    defaults (l1/l2: 0.01; L1L2: both 0), a config dict (from `serialize`) is deserialized; a
+    regularizer, a function or None is returned as it is.
+
+    Example:
+        >>> get("l2").l2
+        0.01
+    """
+    if isinstance(identifier, str):
+        cls = _CLASSES.get(identifier) or _CLASSES.get(identifier.upper())
+        if cls is None or identifier.upper() == "L1L2" and identifier != "L1L2":
+            raise ValueError(
+                f"Could not interpret regularizer identifier: {identifier!r}; use one of "
+                "'l1', 'l2', 'L1', 'L2', 'L1L2', or keras.regularizers.l1_l2(...)"
+            )
+        return cls()
+    if identifier is not None and not isinstance(identifier, Mapping) and not callable(identifier):
+        raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")
     return deserialize(identifier) if isinstance(identifier, Mapping) else identifier

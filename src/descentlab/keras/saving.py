@@ -12,7 +12,8 @@ Convention: Keras 3's `save` / `load_model` / `get_compile_config`, but not its 
 under any name (`model.keras` is fine), and readable by `load_model` only (not by Keras). A
 subclassed `Model` cannot be saved this way (its architecture is Python code): use `save_weights`.
 `load_model` builds the layers without touching the global random stream, so training resumed in
-the same process draws the same dropout masks and shuffles as if it had never stopped.
+the same process draws the same dropout masks and shuffles as if it had never stopped (except a
+`Dropout(seed=...)`, whose own generator starts again from its seed, as in Keras).
 
 Example:
     >>> from descentlab import keras
@@ -42,7 +43,13 @@ from descentlab.keras import losses, optimizers
 from descentlab.keras.models import Model, Sequential
 from descentlab.random import get_rng_state, set_rng_state
 
-__all__ = ["save_model", "load_model", "get_compile_config", "compile_from_config"]
+__all__ = [
+    "save_model",
+    "load_model",
+    "get_compile_config",
+    "compile_from_config",
+    "checkpoint_extra",
+]
 
 FORMAT = "descentlab.keras"
 VERSION = 1
@@ -100,12 +107,19 @@ def save_model(model: Model, filepath: str | os.PathLike[str], overwrite: bool =
         raise FileExistsError(
             f"save: {str(path)!r} already exists; pass overwrite=True to replace it"
         )
-    record = {"format": FORMAT, "version": VERSION, "class_name": "Sequential",
-              "config": model.get_config(), "compile_config": get_compile_config(model)}  # fmt: skip
     optimizer = model.optimizer
     built = optimizer is not None and getattr(optimizer, "built", False)
-    return save_checkpoint(path, model, optimizer if built else None, extra={_KEY: record},
-                           rng_state={})  # fmt: skip
+    return save_checkpoint(path, model, optimizer if built else None,
+                           extra=checkpoint_extra(model), rng_state={})  # fmt: skip
+
+
+def checkpoint_extra(model: Model) -> dict[str, Any]:
+    """The model's description as a checkpoint's `extra` entry: `model.save` writes it, and so
+    does every training checkpoint of a savable model (`ModelCheckpoint("best.keras")`), which
+    `load_model` then reads as Keras users expect."""
+    record = {"format": FORMAT, "version": VERSION, "class_name": "Sequential",
+              "config": model.get_config(), "compile_config": get_compile_config(model)}  # fmt: skip
+    return {_KEY: record}
 
 
 def load_model(filepath: str | os.PathLike[str], *, compile: bool = True) -> Sequential:  # noqa: A002

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import warnings
@@ -82,8 +83,9 @@ class Trainer:
 
     def save_checkpoint(self, path: str | Path, epoch: int) -> Path:
         """Write a full checkpoint: model, optimizer, `epoch` epochs done, RNG, history, callbacks."""
-        gen = getattr(self.loader, "generator", None)
+        gen = _loader_generator(self.loader)
         extra = {
+            **getattr(self.model, "checkpoint_extra", dict)(),  # a Keras model's description
             "callbacks": {key: cb.state_dict() for key, cb in self._callback_keys()},
             "loader_rng": None if gen is None else gen.bit_generator.state,
             "sampler_rng": [g.bit_generator.state for g in _sampler_generators(self.loader)],
@@ -111,7 +113,7 @@ class Trainer:
                     "but will not match an uninterrupted run",
                     stacklevel=3,
                 )
-        gen = getattr(self.loader, "generator", None)
+        gen = _loader_generator(self.loader)
         if gen is not None and extra.get("loader_rng") is not None:
             gen.bit_generator.state = extra["loader_rng"]
         sampler_gens, saved = _sampler_generators(self.loader), extra.get("sampler_rng") or []
@@ -910,6 +912,25 @@ def _check_finite_dataset(dataset: Any, name: str) -> None:
             _check_finite(np.asarray(a), f"{name} (field {k})")
 
 
+def _loader_generator(loader: Any) -> np.random.Generator | None:
+    """The loader's own shuffling generator when checkpoints can save it: an np.random.Generator
+    (a torch DataLoader's torch.Generator is left out, with a warning once)."""
+    gen = getattr(loader, "generator", None)
+    if gen is None or isinstance(gen, np.random.Generator):
+        return gen
+    if not getattr(loader, "_descentlab_warned_rng", False):
+        warnings.warn(
+            f"checkpoint: the DataLoader's generator is a {type(gen).__module__}."
+            f"{type(gen).__name__}, whose state is not saved; a resumed run shuffles differently "
+            "from an uninterrupted one (use descentlab.data.DataLoader for exact resumes)",
+            UserWarning,
+            stacklevel=4,
+        )
+        with contextlib.suppress(AttributeError, ValueError):  # else: warn every time
+            loader._descentlab_warned_rng = True
+    return None
+
+
 def _sampler_generators(loader: Any) -> list[np.random.Generator]:
     """The np.random.Generators of a loader's samplers other than its own `generator`, each once.
 
@@ -928,11 +949,16 @@ def _sampler_generators(loader: Any) -> list[np.random.Generator]:
 
 
 def _num_samples(loader: Any) -> int | None:
-    ds = getattr(loader, "dataset", None)
-    try:
-        return None if ds is None else len(ds)
-    except TypeError:
-        return None
+    """Samples per epoch: the sampler's length (a SubsetRandomSampler draws part of the data),
+    else the dataset's."""
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    sampler = getattr(batch_sampler, "sampler", None) or getattr(loader, "sampler", None)
+    for source in (sampler, getattr(loader, "dataset", None)):
+        try:
+            return len(source)
+        except TypeError:  # None, or a sampler / dataset without a length
+            continue
+    return None
 
 
 def _unpack(batch: Any, dtype: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
