@@ -118,3 +118,40 @@ def test_a_torch_data_loader_with_a_torch_generator_checkpoints_with_a_warning(t
         dl.fit(model, loader, loss="cross_entropy", optimizer="sgd", epochs=2, verbose=0,
                callbacks=[dl.train.callbacks.ModelCheckpoint(str(tmp_path / "c.ckpt"))])  # fmt: skip
     assert (tmp_path / "c.ckpt").exists()
+
+
+def test_training_call_argument_as_keras(keras):
+    x = np.random.default_rng(0).normal(size=(4, 6)).astype(np.float32)
+
+    def layers(lib):
+        return [lib.Input(shape=(6,)), lib.layers.Dense(5), lib.layers.BatchNormalization(),
+                lib.layers.Dropout(0.5), lib.layers.Dense(3)]  # fmt: skip
+
+    theirs, ours = keras.Sequential(layers(keras)), dk.Sequential(layers(dk))
+    ours.set_weights(theirs.get_weights())
+    expected = (
+        theirs(x, training=False).detach().numpy()
+    )  # inference: moving statistics, no dropout
+    np.testing.assert_allclose(ours(dl.tensor(x), training=False).numpy(), expected, **TIGHT)
+    assert ours.training  # the model's own mode is back
+    kept = ours.layers[0](dl.tensor(x), training=False, mask=None)  # mask=None, as Keras passes
+    assert kept.shape == (4, 5)
+    dl.manual_seed(0)
+    dropped = dk.layers.Dropout(0.5)(dl.ones(1000), training=True).numpy()
+    assert 0.4 < (dropped == 0).mean() < 0.6
+    ours.eval()
+    assert (ours(dl.tensor(x), training=True).numpy() != ours(dl.tensor(x)).numpy()).any()
+    assert not ours.training and not any(m.training for m in ours.modules())
+
+
+def test_a_fully_frozen_model_fits_without_updates_as_keras(keras):
+    x, y, _ = _data(48)
+    ours, theirs = _twins(keras)
+    runs = {}
+    for name, model in (("ours", ours), ("theirs", theirs)):
+        model.trainable = False
+        model.compile("adam", "sparse_categorical_crossentropy")
+        with pytest.warns(UserWarning, match="does not have any trainable weights"):
+            runs[name] = model.fit(x, y, batch_size=16, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(runs["ours"]["loss"], runs["theirs"]["loss"], **TIGHT)
+    _same_weights(ours, theirs)  # nothing moved

@@ -423,6 +423,30 @@ class Serializable:
         return f"{type(self).__name__} {self.name!r}"
 
 
+def call_in_mode(module: Module, call: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """Keras' `training=` call argument: `layer(x, training=False)` runs in inference mode
+    (dropout off, BatchNormalization on its moving statistics), `training=True` in training
+    mode, each module's own mode restored afterwards; None (the default) keeps the current one.
+
+    Example:
+        >>> drop = Dropout(0.5)
+        >>> float(drop(dl.ones(4), training=False).sum())  # inference: identity
+        4.0
+    """
+    training = kwargs.pop("training", None)
+    if kwargs.get("mask", 0) is None:  # Keras passes mask=None to every layer: nothing to mask
+        kwargs.pop("mask")
+    if training is None:
+        return call(*args, **kwargs)
+    modes = [(m, m.training) for m in module.modules()]
+    module.train(bool(training))
+    try:
+        return call(*args, **kwargs)
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
 class Layer(Serializable, KerasWeights, Module):
     """A Module with Keras' extras: `input_shape=` (Keras 2 habit) builds it at once in a
     Sequential; `kernel_regularizer`/`bias_regularizer` penalties are collected in `losses`;
@@ -455,7 +479,7 @@ class Layer(Serializable, KerasWeights, Module):
         stack = _scope()
         stack.append(self)  # Keras' name scope (weights built now get 'layer/kernel' paths)
         try:  # (append/pop rather than `with name_scope`: this runs on every call)
-            return super().__call__(*args, **kwargs)
+            return call_in_mode(self, super().__call__, args, kwargs)
         finally:
             stack.pop()
 
@@ -625,6 +649,9 @@ class Dropout(Serializable, _TorchDropout):
         self.trainable = bool(kwargs.get("trainable", True))  # kept for the config: no weights
         self.input_shape = kwargs.get("input_shape")
         self.name = name or auto_name(type(self).__name__)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return call_in_mode(self, super().__call__, args, kwargs)
 
     def count_params(self) -> int:
         return 0

@@ -43,6 +43,7 @@ from descentlab.keras.layers import (
     Layer,
     adopt_weights,
     auto_name,
+    call_in_mode,
     count_weights,
     name_scope,
 )
@@ -196,7 +197,7 @@ class Model(KerasWeights, Module):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         with name_scope(self):  # weights built now get Keras paths 'model_name/layer/kernel'
-            return super().__call__(*args, **kwargs)
+            return call_in_mode(self, super().__call__, args, kwargs)
 
     def forward(self, inputs: Any) -> Any:
         if self._input_shape is None and hasattr(inputs, "shape"):

@@ -259,6 +259,8 @@ def fit(
         if arrays.get("y_val") is not None:
             _check_labels(out_shape, arrays["y_val"], "validation y")
     opt = _resolve_optimizer(optimizer, model)
+    if not any(p.requires_grad for p in model.parameters()):
+        warnings.warn("The model does not have any trainable weights.", UserWarning, stacklevel=2)
     train_metrics = _resolve_metrics(metrics)
     val_metrics = _resolve_metrics(metrics) if val_loader is not None else []
 
@@ -424,6 +426,8 @@ def _train_step(model: Any, opt: Any, loss_fn: Any, xb: np.ndarray, yb: np.ndarr
         return _closure_step(model, opt, xb, yb, w, loss_fn, cbs, b)
     y_pred = model(Tensor(xb))
     value = _with_penalty(model, _loss(loss_fn, y_pred, yb, w))
+    if not value.requires_grad:  # nothing trainable (a frozen model): the loss only, as Keras
+        return y_pred, value
     opt.zero_grad()
     value.backward()
     if cbs is not None:
