@@ -403,3 +403,46 @@ def test_stratified_split_exact_size_with_many_small_classes():
         y_tr, y_te = train_test_split(y, test_size=test_size, stratify=y, seed=0)
         assert len(y_te) == test_size
         assert set(y_te.tolist()) == set(range(10)) == set(y_tr.tolist())
+
+
+def test_default_collate_handles_list_dict_and_nested_samples_as_torch(torch):
+    from descentlab.data import Dataset, default_collate
+
+    x = np.arange(20, dtype=np.float32).reshape(10, 2)
+    y = np.arange(10) % 2
+    shapes = {
+        "list": lambda i: [x[i], int(y[i])],
+        "dict": lambda i: {"x": x[i], "y": int(y[i])},
+        "nested": lambda i: (x[i], (int(y[i]), float(x[i, 0]))),
+    }
+    for kind, item in shapes.items():
+
+        class Ours(Dataset):
+            def __len__(self):
+                return 10
+
+            def __getitem__(self, i, item=item):
+                return item(i)
+
+        class Theirs(torch.utils.data.Dataset):
+            def __len__(self):
+                return 10
+
+            def __getitem__(self, i, item=item):
+                return item(i)
+
+        ours = next(iter(DataLoader(Ours(), batch_size=4)))
+        theirs = next(iter(torch.utils.data.DataLoader(Theirs(), batch_size=4)))
+
+        def flat(b):
+            if isinstance(b, dict):
+                return {k: flat(v) for k, v in b.items()}
+            if isinstance(b, (tuple, list)):
+                return [flat(v) for v in b]
+            return np.asarray(b).tolist()
+
+        assert flat(ours) == flat(theirs), kind  # tuples here where torch gives lists
+    with pytest.raises(ValueError, match="every sample must be a dict with keys"):
+        default_collate([{"x": 1}, {"y": 2}])
+    with pytest.raises(ValueError, match=r"field\[0\] cannot be stacked"):
+        default_collate([(np.zeros(2), 0), (np.zeros(3), 1)])

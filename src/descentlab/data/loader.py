@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import multiprocessing
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,25 +41,51 @@ from descentlab.data.sampler import (
 __all__ = ["DataLoader", "default_collate"]
 
 
-def default_collate(samples: Sequence[tuple[Any, ...]]) -> tuple[np.ndarray, ...]:
-    """Stack a list of sample tuples into a tuple of batch arrays (field k -> `np.stack`).
+def default_collate(samples: Sequence[Any]) -> Any:
+    """Stack a list of samples into a batch, field by field (PyTorch's `default_collate` rules).
+
+    A sample that is a tuple or list of fields gives a tuple of batch arrays (field k ->
+    `np.stack`), a dict gives a dict (key -> stacked values), fields nested in either are
+    collated the same way, and a sample that is one array gives a 1-tuple. Numbers and Tensors
+    become arrays.
 
     Example:
         >>> default_collate([(np.zeros(2), 0), (np.ones(2), 1)])[1]
         array([0, 1])
+        >>> default_collate([{"x": np.zeros(2), "y": 0}, {"x": np.ones(2), "y": 1}])["x"].shape
+        (2, 2)
     """
     if not samples:
         raise ValueError("default_collate: got an empty list of samples")
     first = samples[0]
-    if not isinstance(first, tuple):
-        return (np.stack([np.asarray(s) for s in samples]),)
-    width = len(first)
-    for s in samples:
-        if not isinstance(s, tuple) or len(s) != width:
-            raise ValueError(
-                f"default_collate: every sample must be a tuple of {width} fields, got {s!r:.80}"
-            )
-    return tuple(np.stack([np.asarray(s[k]) for s in samples]) for k in range(width))
+    if isinstance(first, Mapping):
+        return _collate_field(samples, "")
+    if not isinstance(first, (tuple, list)):
+        return (_collate_field(samples, ""),)
+    return _collate_field(samples, "")
+
+
+def _collate_field(values: Sequence[Any], where: str) -> Any:
+    """One field of every sample, stacked (tuples/lists and dicts field by field, recursively)."""
+    first = values[0]
+    if isinstance(first, Mapping):
+        for v in values:
+            if not isinstance(v, Mapping) or v.keys() != first.keys():
+                raise ValueError(f"default_collate: every sample{where} must be a dict with keys "
+                                 f"{sorted(first)}, got {v!r:.80}")  # fmt: skip
+        return {k: _collate_field([v[k] for v in values], f"{where}[{k!r}]") for k in first}
+    if isinstance(first, (tuple, list)):  # fields, as torch transposes any sequence
+        width = len(first)
+        for v in values:
+            if not isinstance(v, (tuple, list)) or len(v) != width:
+                raise ValueError(f"default_collate: every sample{where} must be a tuple of "
+                                 f"{width} fields, got {v!r:.80}")  # fmt: skip
+        return tuple(_collate_field([v[k] for v in values], f"{where}[{k}]") for k in range(width))
+    try:
+        return np.stack([np.asarray(v) for v in values])
+    except ValueError as err:
+        raise ValueError(f"default_collate: the samples' field{where} cannot be stacked "
+                         f"({err})") from None  # fmt: skip
 
 
 def _array_view(dataset: Any) -> tuple[tuple[np.ndarray, ...], np.ndarray | None] | None:
@@ -298,8 +324,15 @@ class DataLoader:
                 rows = idx if index_map is None else index_map[idx]
                 batch = tuple(a[rows] for a in arrays)
             else:
-                batch = tuple(collate([self.dataset[i] for i in idx.tolist()]))
+                batch = collate([self.dataset[i] for i in idx.tolist()])
+                if isinstance(batch, list):  # fields, as a tuple like every other batch
+                    batch = tuple(batch)
             if self.transform is not None:
+                if not isinstance(batch, tuple):
+                    raise TypeError(
+                        f"DataLoader: transform applies to a batch's first field, but the batch "
+                        f"is a {type(batch).__name__}; transform inside the dataset or collate_fn"
+                    )
                 batch = (self.transform(batch[0]), *batch[1:])
             yield batch
 
