@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import descentlab
+import descentlab.nn.functional as F
 
 MODULES = [
     "descentlab", "descentlab.tensor", "descentlab.gradcheck", "descentlab.random",
@@ -20,7 +21,9 @@ MODULES = [
     "descentlab.nn.dropout", "descentlab.nn.embedding", "descentlab.nn.flatten",
     "descentlab.nn.init", "descentlab.nn.linear", "descentlab.nn.module",
     "descentlab.nn.normalization", "descentlab.nn.pooling", "descentlab.nn.regularizers",
-    "descentlab.nn.summary", "descentlab.nn.utils",
+    "descentlab.nn.summary", "descentlab.nn.utils", "descentlab.nn.functional",
+    "descentlab.device", "descentlab.cuda", "descentlab.backends", "descentlab.backends.mps",
+    "descentlab.backends.cudnn",
 ]  # fmt: skip
 
 
@@ -32,7 +35,7 @@ def test_docstring_examples(name):
     try:
         result = doctest.testmod(
             module,
-            extraglobs={"np": np, "dl": descentlab, "descentlab": descentlab},
+            extraglobs={"np": np, "dl": descentlab, "descentlab": descentlab, "F": F},
             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
         )
     finally:

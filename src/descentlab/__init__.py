@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from descentlab import ops
+from descentlab import backends, cuda, ops
+from descentlab.device import check_device
+from descentlab.device import device as device  # the class `dl.device`, replacing the module name
 from descentlab.gradcheck import GradcheckError, gradcheck
 from descentlab.ops import *  # noqa: F403
 from descentlab.random import get_rng_state, manual_seed, set_rng_state
@@ -37,50 +39,81 @@ float16, float32, float64 = np.float16, np.float32, np.float64
 int32, int64, bool_ = np.int32, np.int64, np.bool_
 
 
-def _factory(fill: Any) -> Any:
-    def make(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-        shape = (
-            tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        )
-        return Tensor(fill(shape, dtype), requires_grad=requires_grad)
+def _shape(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    # zeros(2, 3) and zeros((2, 3)) alike, as torch.
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
 
+
+def _factory(fill: Any, what: str) -> Any:
+    def make(*shape: Any, dtype: Any = np.float32, device: Any = None,
+             requires_grad: bool = False) -> Tensor:  # fmt: skip
+        check_device(device)
+        return Tensor(fill(_shape(shape), dtype), requires_grad=requires_grad)
+
+    make.__doc__ = (
+        f"""A tensor of {what} of the given shape (`device`: "cpu" or None, see `device`)."""
+    )
     return make
 
 
-zeros = _factory(lambda s, d: np.zeros(s, dtype=d))
-ones = _factory(lambda s, d: np.ones(s, dtype=d))
-empty = _factory(lambda s, d: np.empty(s, dtype=d))
+zeros = _factory(lambda s, d: np.zeros(s, dtype=d), "zeros")
+ones = _factory(lambda s, d: np.ones(s, dtype=d), "ones")
+empty = _factory(lambda s, d: np.empty(s, dtype=d), "uninitialised values")
+
+
+def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False) -> Tensor:  # fmt: skip
+    """A tensor of `size` filled with `fill_value` (torch.full: a float fills float32, an int
+    int64, a bool bool, unless `dtype` is given).
+
+    Example:
+        >>> full((2,), 7).tolist(), full((1,), 0.5).dtype
+        ([7, 7], dtype('float32'))
+    """
+    check_device(device)
+    size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+    if dtype is None and isinstance(fill_value, float):
+        dtype = np.float32  # PyTorch's default float, as for dl.tensor(0.5)
+    return Tensor(np.full(size, fill_value, dtype=dtype), requires_grad=requires_grad)
 
 
 def randn(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
-          generator: np.random.Generator | None = None) -> Tensor:  # fmt: skip
+          generator: np.random.Generator | None = None, device: Any = None) -> Tensor:  # fmt: skip
     """Standard normal samples from the seeded generator."""
     from descentlab.random import resolve
 
-    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-    data = resolve(generator).standard_normal(shape).astype(dtype)
+    check_device(device)
+    data = resolve(generator).standard_normal(_shape(shape)).astype(dtype)
     return Tensor(data, requires_grad=requires_grad)
 
 
 def rand(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
-         generator: np.random.Generator | None = None) -> Tensor:  # fmt: skip
+         generator: np.random.Generator | None = None, device: Any = None) -> Tensor:  # fmt: skip
     """Uniform [0, 1) samples from the seeded generator."""
     from descentlab.random import resolve
 
-    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-    data = resolve(generator).random(shape).astype(dtype)
+    check_device(device)
+    data = resolve(generator).random(_shape(shape)).astype(dtype)
     return Tensor(data, requires_grad=requires_grad)
 
 
-def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros_like(t.data), requires_grad=requires_grad)
+def zeros_like(t: Tensor, requires_grad: bool = False, *, dtype: Any = None,
+               device: Any = None) -> Tensor:  # fmt: skip
+    """Zeros with the shape (and dtype, unless given) of `t`."""
+    check_device(device)
+    return Tensor(np.zeros_like(t.data, dtype=dtype), requires_grad=requires_grad)
 
 
-def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones_like(t.data), requires_grad=requires_grad)
+def ones_like(t: Tensor, requires_grad: bool = False, *, dtype: Any = None,
+              device: Any = None) -> Tensor:  # fmt: skip
+    """Ones with the shape (and dtype, unless given) of `t`."""
+    check_device(device)
+    return Tensor(np.ones_like(t.data, dtype=dtype), requires_grad=requires_grad)
 
 
-def arange(*args: Any, dtype: Any = None) -> Tensor:
+def arange(*args: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """Evenly spaced values in [start, end) (np.arange's dtype rules)."""
+    check_device(device)
     return Tensor(np.arange(*args, dtype=dtype))
 
 

@@ -25,6 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from descentlab.device import CPU, check_device, cpu_only_error, parse_to
+from descentlab.device import device as Device
+
 __all__ = [
     "Function",
     "Tensor",
@@ -313,12 +316,51 @@ class Tensor:
         return Identity.apply(self, copy=True)
 
     def astype(self, dtype: Any) -> Tensor:
-        """Convert to another dtype; the gradient flows back converted to the source dtype."""
+        """Convert to another dtype (always a copy); a floating result stays in the graph, the
+        gradient flowing back converted to the source dtype; an integer or bool result does not
+        require grad (as torch's casts)."""
         from descentlab.ops.math import Cast
 
-        return Cast.apply(self, dtype=np.dtype(dtype))
+        dtype = np.dtype(dtype)
+        if not np.issubdtype(dtype, np.inexact):
+            return Tensor._wrap(self.data.astype(dtype), False)
+        return Cast.apply(self, dtype=dtype)
 
-    to = astype
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """This tensor on `device` and/or in `dtype`: itself when nothing changes, else a cast.
+
+        Convention: torch.Tensor.to's overloads `to(device=None, dtype=None, non_blocking=False,
+        copy=False)`, `to(dtype, ...)` and `to(other_tensor, ...)`. The only device is the CPU:
+        "cpu" is a no-op, "cuda"/"mps" raise a RuntimeError. `copy=True` always returns a new
+        tensor (a `clone` when the dtype is kept). A cast to a floating dtype stays differentiable.
+
+        Example:
+            >>> x = descentlab.tensor([1.0, 2.0])
+            >>> x.to("cpu") is x, x.to("cpu", descentlab.float64).dtype
+            (True, dtype('float64'))
+        """
+        _, dtype, copy = parse_to(args, kwargs, "Tensor.to()")
+        if dtype is None or dtype == self.data.dtype:
+            return self.clone() if copy else self
+        return self.astype(dtype)
+
+    def cpu(self) -> Tensor:
+        """This tensor (descentlab tensors are always on the CPU), as torch returns self there."""
+        return self
+
+    def cuda(self, device: Any = None, non_blocking: bool = False) -> Tensor:
+        """Always a RuntimeError: descentlab computes on the CPU only (use `.to("cpu")`)."""
+        raise cpu_only_error("cuda")
+
+    @property
+    def device(self) -> Device:
+        """`descentlab.device("cpu")`: where every descentlab tensor lives."""
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        """False: descentlab tensors are never on a CUDA device."""
+        return False
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
@@ -457,22 +499,25 @@ def _accumulate_leaf(leaf: Tensor, g: np.ndarray, shared: set[int]) -> None:
         leaf.grad += g
 
 
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: Any = None) -> Tensor:
     """Create a tensor from array-like data (copied).
 
     Python floats become float32 (PyTorch's default); NumPy arrays keep their dtype, so float64
-    arrays stay float64 (used by the gradient checks).
+    arrays stay float64 (used by the gradient checks). `device` as torch's: "cpu" (or None);
+    any other device is a RuntimeError (see `descentlab.device`).
 
     Example:
         >>> descentlab.tensor([[1.0, 2.0]], requires_grad=True).shape
         (1, 2)
     """
+    check_device(device)
     arr = _to_array(data, dtype)
     return Tensor(np.array(arr, copy=True), requires_grad=requires_grad)
 
 
-def as_tensor(data: Any, dtype: Any = None) -> Tensor:
-    """Wrap array-like data in a tensor without copying when possible."""
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """Wrap array-like data in a tensor without copying when possible (`device` as `tensor`)."""
+    check_device(device)
     if isinstance(data, Tensor):
         return data if dtype is None or data.dtype == np.dtype(dtype) else data.astype(dtype)
     return Tensor(_to_array(data, dtype))

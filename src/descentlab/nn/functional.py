@@ -19,6 +19,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from descentlab.nn.embedding import embedding  # noqa: F401
 from descentlab.ops import *  # noqa: F403
 from descentlab.ops import __all__ as _ops_all
@@ -46,7 +48,7 @@ _layers = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "max_pool1d",
     "max_pool2d", "max_unpool1d", "max_unpool2d",
 ]  # fmt: skip
-__all__ = [*_ops_all, *[n for n in _loss_all if n not in _ops_all], *_layers]
+__all__ = [*_ops_all, *[n for n in _loss_all if n not in _ops_all], *_layers, "one_hot"]
 
 _P = inspect.Parameter
 
@@ -131,3 +133,42 @@ def softmin(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any
     """
     dim = _softmax_dim("softmin", input, dim, _stacklevel)
     return _act.softmin(input if dtype is None else input.astype(dtype), dim=dim)
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+    """Class indices (any shape) -> int64 one-hot tensor with a new last axis of `num_classes`.
+
+    out[..., k] = 1 where tensor == k. num_classes=-1 uses max(tensor) + 1. Not differentiable
+    (the result is integer).
+
+    Convention: torch.nn.functional.one_hot's name, arguments, int64 result and error words
+    (ValueError for bad values, TypeError for a non-integer input, where torch raises
+    RuntimeError). Any integer dtype is accepted, where torch wants int64; NumPy arrays too,
+    such as DataLoader label batches. (`descentlab.data.one_hot` is the float, Keras-style one.)
+
+    Example:
+        >>> F.one_hot(descentlab.tensor([0, 2]), num_classes=3).tolist()
+        [[1, 0, 0], [0, 0, 1]]
+    """
+    labels = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(
+            "one_hot is only applicable to index tensor of type LongTensor (integer class "
+            f"indices), got dtype {labels.dtype}; convert the labels with .long()"
+        )
+    if labels.size == 0:
+        if num_classes <= 0:
+            raise ValueError(
+                "Can not infer total number of classes from empty tensor; pass num_classes"
+            )
+        return Tensor(np.zeros((*labels.shape, num_classes), dtype=np.int64))
+    if labels.min() < 0:
+        raise ValueError(f"Class values must be non-negative, got {labels.min()}")
+    if num_classes == -1:
+        num_classes = int(labels.max()) + 1
+    elif labels.max() >= num_classes:
+        raise ValueError(
+            f"Class values must be smaller than num_classes, got class {labels.max()} for "
+            f"num_classes={num_classes}"
+        )
+    return Tensor((labels[..., None] == np.arange(num_classes)).astype(np.int64))

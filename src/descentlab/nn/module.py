@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from descentlab.device import cpu_only_error, parse_to
 from descentlab.tensor import Tensor, _to_array
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "IncompatibleKeys"]
@@ -238,11 +239,31 @@ class Module:
             p.requires_grad = requires_grad
         return self
 
-    def to(self, dtype: Any) -> Module:
-        """Cast every floating parameter and buffer to `dtype` (e.g. np.float64 for gradient
-        checks); integer buffers such as BatchNorm's num_batches_tracked are kept. The Parameter
-        objects stay the same but get new arrays: cast before creating an optimizer."""
-        dtype = np.dtype(dtype)
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Move to a device and/or cast every floating parameter and buffer to a dtype; returns
+        self (in place, as torch).
+
+        Convention: torch.nn.Module.to's overloads, `to(device=None, dtype=None,
+        non_blocking=False)`, `to(dtype)` and `to(tensor)` (its dtype). The only device is the
+        CPU: "cpu" changes nothing, "cuda"/"mps" raise a RuntimeError. The dtype must be floating
+        (e.g. np.float64 for gradient checks); integer buffers such as BatchNorm's
+        num_batches_tracked are kept. The Parameter objects stay the same but get new arrays:
+        cast before creating an optimizer.
+
+        Example:
+            >>> from descentlab import nn
+            >>> model = nn.Linear(2, 1)
+            >>> model.to("cpu") is model, model.to("cpu", np.float64).weight.dtype
+            (True, dtype('float64'))
+        """
+        _, dtype, _ = parse_to(args, kwargs, "Module.to()")
+        if dtype is None:
+            return self
+        if not np.issubdtype(dtype, np.inexact):
+            raise TypeError(
+                "nn.Module.to only accepts floating point or complex dtypes, but got desired "
+                f"dtype={dtype}; cast the inputs instead (x.long()), not the module"
+            )
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             if p.grad is not None:
@@ -254,6 +275,14 @@ class Module:
             if "_dtype" in m.__dict__:  # lazy layers build their parameters in this dtype
                 object.__setattr__(m, "_dtype", dtype)
         return self
+
+    def cpu(self) -> Module:
+        """Self: descentlab modules always live on the CPU (torch's `Module.cpu()`)."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Always a RuntimeError: descentlab computes on the CPU only (use `.to("cpu")`)."""
+        raise cpu_only_error("cuda")
 
     def double(self) -> Module:
         """Cast floating parameters and buffers to float64."""
