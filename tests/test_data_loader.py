@@ -446,3 +446,28 @@ def test_default_collate_handles_list_dict_and_nested_samples_as_torch(torch):
         default_collate([{"x": 1}, {"y": 2}])
     with pytest.raises(ValueError, match=r"field\[0\] cannot be stacked"):
         default_collate([(np.zeros(2), 0), (np.zeros(3), 1)])
+
+
+def test_batches_are_tensors_as_torch_yields(torch):
+    import descentlab as dl
+
+    x = np.arange(12, dtype=np.float32).reshape(6, 2)
+    y = np.arange(6)
+    xb, yb = next(iter(DataLoader(TensorDataset(x, y), batch_size=4)))
+    tx, ty = next(iter(torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)), batch_size=4)))  # fmt: skip
+    assert isinstance(xb, dl.Tensor) and not xb.requires_grad
+    assert xb.size(0) == tx.size(0) == 4 and xb.size() == tuple(tx.size())
+    assert xb.size == tx.numel()  # NumPy's size is still the element count
+    np.testing.assert_array_equal(np.asarray(xb), tx.numpy())
+    assert yb.long().dtype == np.int64 and xb.to("cpu") is xb
+
+    class Dicts(Dataset):
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            return {"x": x[i], "y": y[i]}
+
+    dicts = next(iter(DataLoader(Dicts(), batch_size=3)))
+    assert isinstance(dicts["x"], dl.Tensor) and dicts["x"].shape == (3, 2)

@@ -353,16 +353,18 @@ def test_tutorial_device_loop_trains_a_small_mlp() -> None:
     loss_fn = nn.CrossEntropyLoss()
     first = last = None
     for _ in range(20):
-        for xb, yb in loader:
-            # DataLoader batches are np.ndarrays (which have no .to): wrap them first.
-            xb, yb = dl.as_tensor(xb).to(device), dl.as_tensor(yb).to(device)
-            loss = loss_fn(model(xb), yb)
+        running, seen = 0.0, 0
+        for xb, yb in loader:  # Tensors, as torch's DataLoader yields
+            xb, yb = xb.to(device), yb.to(device).long()
+            loss = loss_fn(model(xb.view(-1, 4)), yb)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            first = loss.item() if first is None else first
-            last = loss.item()
-    assert isinstance(last, float) and last < first / 2
+            running += loss.item() * xb.size(0)
+            seen += xb.size(0)
+        first = running / seen if first is None else first
+        last = running / seen
+    assert seen == 64 and isinstance(last, float) and last < first / 2
     out = model(dl.tensor(x, device=device))
     preds = out.argmax(1).cpu().numpy()
     assert isinstance(preds, np.ndarray) and (preds == y).mean() > 0.9

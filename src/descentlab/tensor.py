@@ -188,6 +188,28 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     return arr
 
 
+class _Size(int):
+    """An element count that is also PyTorch's `Tensor.size(dim=None)` (see `Tensor.size`)."""
+
+    _shape: tuple[int, ...]
+
+    def __new__(cls, count: int, shape: tuple[int, ...]) -> _Size:
+        obj = super().__new__(cls, count)
+        obj._shape = tuple(shape)
+        return obj
+
+    def __call__(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return self._shape
+        try:
+            return self._shape[dim]
+        except IndexError:
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{-len(self._shape)}, "
+                f"{len(self._shape) - 1}], but got {dim})"
+            ) from None
+
+
 class Tensor:
     """An n-dimensional array that can record the operations applied to it for backpropagation.
 
@@ -235,8 +257,10 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
-        return self.data.size
+    def size(self) -> _Size:
+        """The number of elements (NumPy's `size`); called, PyTorch's `size()`: `t.size()` is
+        the shape, `t.size(0)` its first dimension (`inputs.size(0)` in a training loop)."""
+        return _Size(self.data.size, self.data.shape)
 
     def numel(self) -> int:
         """Number of elements."""

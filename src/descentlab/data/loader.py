@@ -1,4 +1,4 @@
-"""DataLoader: iterate a dataset in (optionally shuffled) mini-batches of NumPy arrays.
+"""DataLoader: iterate a dataset in (optionally shuffled) mini-batches of Tensors.
 
 One epoch is one pass over the data; `len(loader)` is the number of iterations per epoch:
 ceil(N / batch_size), or floor(N / batch_size) with `drop_last=True`. batch_size = N is batch
@@ -6,9 +6,11 @@ gradient descent, 1 is stochastic gradient descent, anything between is mini-bat
 (`descentlab.data.sampler`) chooses which samples an epoch reads, e.g. `WeightedRandomSampler`
 against class imbalance; `len(loader)` then counts the sampler's indices instead of N.
 
-Convention: torch.utils.data.DataLoader's arguments, order, defaults and argument errors. Batches
-are always loaded in the calling process: `num_workers > 0` is accepted and gives exactly the
-batches of `num_workers=0` (see `DataLoader`).
+Convention: torch.utils.data.DataLoader's arguments, order, defaults and argument errors, and its
+batches: tuples (or dicts) of Tensors, sharing memory with the stacked arrays (no copy), so a
+training loop's `xb.to(device)`, `xb.size(0)`, `yb.long()` work; NumPy takes them as arrays
+(`np.asarray(xb)`, `xb.numpy()`). Batches are always loaded in the calling process:
+`num_workers > 0` is accepted and gives exactly the batches of `num_workers=0` (see `DataLoader`).
 
 Example:
     >>> import numpy as np
@@ -37,6 +39,7 @@ from descentlab.data.sampler import (
     check_generator,
     check_positive_int,
 )
+from descentlab.tensor import Tensor
 
 __all__ = ["DataLoader", "default_collate"]
 
@@ -88,6 +91,16 @@ def _collate_field(values: Sequence[Any], where: str) -> Any:
                          f"({err})") from None  # fmt: skip
 
 
+def _as_tensors(batch: Any) -> Any:
+    """The batch's arrays as Tensors sharing their memory (PyTorch's DataLoader yields tensors,
+    so `xb.to(device)`, `xb.size(0)`, `yb.long()` work), fields and dict values alike."""
+    if isinstance(batch, tuple):
+        return tuple(_as_tensors(f) for f in batch)
+    if isinstance(batch, dict):
+        return {k: _as_tensors(v) for k, v in batch.items()}
+    return Tensor._wrap(batch, False) if isinstance(batch, np.ndarray) else batch
+
+
 def _array_view(dataset: Any) -> tuple[tuple[np.ndarray, ...], np.ndarray | None] | None:
     """(arrays, index map) when whole batches can be fancy-indexed, else None."""
     if isinstance(dataset, TensorDataset):
@@ -106,7 +119,7 @@ _FIXED = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset", "per
 
 
 class DataLoader:
-    """Mini-batches from a dataset, as tuples of np.ndarrays (PyTorch `DataLoader` convention).
+    """Mini-batches from a dataset, as tuples of Tensors (PyTorch `DataLoader` convention).
 
     Args:
         dataset: a `Dataset` (anything with `__len__` and `__getitem__`).
@@ -334,7 +347,7 @@ class DataLoader:
                         f"is a {type(batch).__name__}; transform inside the dataset or collate_fn"
                     )
                 batch = (self.transform(batch[0]), *batch[1:])
-            yield batch
+            yield _as_tensors(batch)
 
     def __repr__(self) -> str:
         try:
