@@ -371,3 +371,37 @@ def test_tutorial_device_loop_trains_a_small_mlp() -> None:
     labels = F.one_hot(dl.tensor(y, dtype=dl.int64, device=device), num_classes=2)
     assert labels.shape == (64, 2) and labels.sum().item() == 64
     assert dl.zeros(3, device=device).device == device
+
+
+def test_numpy_functions_on_batch_tensors_follow_numpy(torch) -> None:
+    x = np.arange(6, dtype=np.float32)
+    t = dl.tensor(x)
+    assert np.mean(t) == np.mean(x) and np.std(t) == np.std(x)  # NumPy's ddof=0, not torch's
+    assert np.sum(t == np.array([0, 1, 9, 3, 4, 5])) == 5  # the accuracy line of a training loop
+    assert np.concatenate([t, t]).shape == (12,) and isinstance(np.max(t), np.floating)
+
+
+def test_size_pickles_and_copies() -> None:
+    import copy
+    import pickle
+
+    size = dl.zeros(2, 3).size
+    for again in (pickle.loads(pickle.dumps(size)), copy.deepcopy(size), copy.copy(size)):
+        assert again == 6 and again() == (2, 3) and again(1) == 3
+
+
+def test_casts_to_the_same_dtype_return_the_same_object_as_torch(torch) -> None:
+    p = nn.Parameter(np.ones(2, np.float32))
+    tp = torch.nn.Parameter(torch.ones(2))
+    assert (p.float() is p) == (tp.float() is tp) is True
+    assert dl.tensor(np.arange(3)).long().dtype == np.int64
+    model = nn.Linear(2, 1)
+    weight = model.weight.data
+    model.to("cpu", np.float32)
+    assert model.weight.data is weight  # nothing to cast: the same storage, as torch
+    with pytest.raises(TypeError, match="does not accept copy argument"):
+        model.to(copy=True)
+    with pytest.raises(ValueError, match="Invalid device string: 'cuda:01'"):
+        dl.device("cuda:01")
+    with pytest.raises(TypeError, match="num_classes must be an int"):
+        F.one_hot(dl.tensor([0, 1]), 2.0)

@@ -31,7 +31,7 @@ DEVICE_TYPES = (
     "cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga",
     "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone",
 )  # fmt: skip
-_DEVICE_STRING = re.compile(r"([a-z_]+)(?::(\d+))?")
+_DEVICE_STRING = re.compile(r"([a-z_]+)(?::(0|[1-9]\d*))?")  # no leading zeros, as torch
 _builtin_type = type  # `device.__init__` names its first argument `type`, as torch does
 
 

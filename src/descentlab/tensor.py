@@ -188,6 +188,17 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     return arr
 
 
+def _unwrap(obj: Any) -> Any:
+    """Tensors (also inside lists, tuples and dicts) as their arrays."""
+    if isinstance(obj, Tensor):
+        return obj.data
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_unwrap(v) for v in obj)
+    if isinstance(obj, dict):
+        return {k: _unwrap(v) for k, v in obj.items()}
+    return obj
+
+
 class _Size(int):
     """An element count that is also PyTorch's `Tensor.size(dim=None)` (see `Tensor.size`)."""
 
@@ -197,6 +208,9 @@ class _Size(int):
         obj = super().__new__(cls, count)
         obj._shape = tuple(shape)
         return obj
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle / copy: both arguments, not int's one
+        return (_Size, (int(self), self._shape))
 
     def __call__(self, dim: int | None = None) -> Any:
         if dim is None:
@@ -288,6 +302,13 @@ class Tensor:
         if self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """NumPy functions see a Tensor as its array: `np.mean(t)`, `np.sum(pred == yb)`,
+        `np.concatenate([t, ...])` follow NumPy's semantics and return arrays, outside the
+        graph, as on `np.asarray(t)` (NumPy would otherwise call the Tensor's own PyTorch-style
+        `mean`/`std`, with NumPy's keywords)."""
+        return func(*_unwrap(args), **_unwrap(kwargs))
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         # NumPy 2 protocol: copy=True for np.array(t) (honour it, or the result would alias .data),
@@ -387,13 +408,16 @@ class Tensor:
         return False
 
     def float(self) -> Tensor:
-        return self.astype(np.float32)
+        """float32 (the tensor itself when it already is, as torch)."""
+        return self.to(np.float32)
 
     def double(self) -> Tensor:
-        return self.astype(np.float64)
+        """float64 (the tensor itself when it already is)."""
+        return self.to(np.float64)
 
     def long(self) -> Tensor:
-        return self.astype(np.int64)
+        """int64 (the tensor itself when it already is)."""
+        return self.to(np.int64)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set `requires_grad` in place (leaves only) and return self."""

@@ -151,6 +151,8 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
         [[1, 0, 0], [0, 0, 1]]
     """
     labels = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+        raise TypeError(f"one_hot(): num_classes must be an int, got {num_classes!r}")
     if labels.dtype.kind not in "iu":
         raise TypeError(
             "one_hot is only applicable to index tensor of type LongTensor (integer class "

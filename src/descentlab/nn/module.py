@@ -256,7 +256,9 @@ class Module:
             >>> model.to("cpu") is model, model.to("cpu", np.float64).weight.dtype
             (True, dtype('float64'))
         """
-        _, dtype, _ = parse_to(args, kwargs, "Module.to()")
+        _, dtype, copy = parse_to(args, kwargs, "Module.to()")
+        if copy:
+            raise TypeError("nn.Module.to() does not accept copy argument (it works in place)")
         if dtype is None:
             return self
         if not np.issubdtype(dtype, np.inexact):
@@ -264,14 +266,14 @@ class Module:
                 "nn.Module.to only accepts floating point or complex dtypes, but got desired "
                 f"dtype={dtype}; cast the inputs instead (x.long()), not the module"
             )
-        for p in self.parameters():
-            p.data = p.data.astype(dtype)
+        for p in self.parameters():  # arrays already of that dtype stay as they are (torch)
+            p.data = p.data.astype(dtype, copy=False)
             if p.grad is not None:
-                p.grad = p.grad.astype(dtype)
+                p.grad = p.grad.astype(dtype, copy=False)
         for m in self.modules():
             for name, b in m._buffers.items():
                 if b is not None and np.issubdtype(b.dtype, np.floating):
-                    m._buffers[name] = b.astype(dtype)
+                    m._buffers[name] = b.astype(dtype, copy=False)
             if "_dtype" in m.__dict__:  # lazy layers build their parameters in this dtype
                 object.__setattr__(m, "_dtype", dtype)
         return self
