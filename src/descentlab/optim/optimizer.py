@@ -432,7 +432,7 @@ def get_num_threads() -> int:
 
 def _forget_pool() -> None:
     # A forked child (a process-pool worker) inherits the pool object but not its threads, and
-    # the lock maybe held by a thread it does not have.
+    # the lock may be held by a thread it does not have.
     global _pool, _pool_lock
     _pool = None
     _pool_lock = threading.Lock()
