@@ -405,3 +405,23 @@ def test_casts_to_the_same_dtype_return_the_same_object_as_torch(torch) -> None:
         dl.device("cuda:01")
     with pytest.raises(TypeError, match="num_classes must be an int"):
         F.one_hot(dl.tensor([0, 1]), 2.0)
+
+
+def test_like_factories_follow_torch(torch) -> None:
+    t, tt = dl.zeros(2, 3), torch.zeros(2, 3)
+    for ours, theirs in ((dl.full_like(t, 2), torch.full_like(tt, 2)),
+                         (dl.ones_like(dl.tensor([1, 2])), torch.ones_like(torch.tensor([1, 2]))),
+                         (dl.empty_like(t, dtype=np.float64), torch.empty_like(tt, dtype=torch.float64))):  # fmt: skip
+        assert ours.shape == tuple(theirs.shape) and ours.dtype == theirs.numpy().dtype
+    np.testing.assert_array_equal(dl.full_like(t, 2).numpy(), torch.full_like(tt, 2).numpy())
+    dl.manual_seed(0)
+    first = dl.randn_like(t, device="cpu").numpy()
+    dl.manual_seed(0)
+    np.testing.assert_array_equal(dl.randn_like(t).numpy(), first)  # the seeded generator
+    assert dl.rand_like(t).numpy().min() >= 0 and dl.rand_like(t).numpy().max() < 1
+    with pytest.raises(RuntimeError):
+        torch.rand_like(torch.tensor([1, 2]))
+    with pytest.raises(TypeError, match="need a floating dtype"):
+        dl.rand_like(dl.tensor([1, 2]))
+    with pytest.raises(RuntimeError, match="CPU only"):
+        dl.zeros_like(t, device="cuda")

@@ -97,18 +97,66 @@ def rand(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
     return Tensor(data, requires_grad=requires_grad)
 
 
+def _like(t: Any, values: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
+    """A new tensor with t's shape, holding `values(shape, dtype)`, in t's dtype unless given."""
+    check_device(device)
+    source = t.data if isinstance(t, Tensor) else np.asarray(t)
+    dtype = source.dtype if dtype is None else np.dtype(dtype)
+    return Tensor(np.asarray(values(source.shape, dtype), dtype=dtype), requires_grad=requires_grad)
+
+
+def _floating(dtype: np.dtype, who: str) -> bool:
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"{who}: random samples need a floating dtype, got {dtype}; pass dtype=")
+    return True
+
+
 def zeros_like(t: Tensor, requires_grad: bool = False, *, dtype: Any = None,
                device: Any = None) -> Tensor:  # fmt: skip
-    """Zeros with the shape (and dtype, unless given) of `t`."""
-    check_device(device)
-    return Tensor(np.zeros_like(t.data, dtype=dtype), requires_grad=requires_grad)
+    """Zeros with the shape (and dtype, unless given) of `t` (torch.zeros_like)."""
+    return _like(t, np.zeros, dtype, device, requires_grad)
 
 
 def ones_like(t: Tensor, requires_grad: bool = False, *, dtype: Any = None,
               device: Any = None) -> Tensor:  # fmt: skip
-    """Ones with the shape (and dtype, unless given) of `t`."""
-    check_device(device)
-    return Tensor(np.ones_like(t.data, dtype=dtype), requires_grad=requires_grad)
+    """Ones with the shape (and dtype, unless given) of `t` (torch.ones_like)."""
+    return _like(t, np.ones, dtype, device, requires_grad)
+
+
+def empty_like(t: Tensor, requires_grad: bool = False, *, dtype: Any = None,
+               device: Any = None) -> Tensor:  # fmt: skip
+    """An uninitialised tensor with the shape (and dtype, unless given) of `t`."""
+    return _like(t, np.empty, dtype, device, requires_grad)
+
+
+def full_like(t: Tensor, fill_value: Any, requires_grad: bool = False, *, dtype: Any = None,
+              device: Any = None) -> Tensor:  # fmt: skip
+    """`fill_value` everywhere, with the shape (and dtype, unless given) of `t`.
+
+    Example:
+        >>> full_like(zeros(2, 2), 3.0).tolist()
+        [[3.0, 3.0], [3.0, 3.0]]
+    """
+    return _like(t, lambda shape, dt: np.full(shape, fill_value, dt), dtype, device, requires_grad)
+
+
+def rand_like(t: Tensor, requires_grad: bool = False, *, dtype: Any = None, device: Any = None,
+              generator: np.random.Generator | None = None) -> Tensor:  # fmt: skip
+    """Uniform [0, 1) samples with the shape (and floating dtype) of `t`, from the seeded
+    generator (torch.rand_like)."""
+    from descentlab.random import resolve
+
+    return _like(t, lambda shape, dt: _floating(dt, "rand_like") and resolve(generator).random(shape),
+                 dtype, device, requires_grad)  # fmt: skip
+
+
+def randn_like(t: Tensor, requires_grad: bool = False, *, dtype: Any = None, device: Any = None,
+               generator: np.random.Generator | None = None) -> Tensor:  # fmt: skip
+    """Standard normal samples with the shape (and floating dtype) of `t` (torch.randn_like)."""
+    from descentlab.random import resolve
+
+    return _like(t, lambda shape, dt: _floating(dt, "randn_like") and resolve(generator).standard_normal(shape),
+                 dtype, device, requires_grad)  # fmt: skip
 
 
 def arange(*args: Any, dtype: Any = None, device: Any = None) -> Tensor:
