@@ -125,13 +125,6 @@ class BatchLoader:
             return len(self.source)
         raise TypeError("the number of batches of a generator is not known until it has run out")
 
-    def known_length(self) -> int | None:
-        """Batches per epoch, or None while a generator's is not yet known."""
-        try:
-            return len(self)
-        except TypeError:
-            return None
-
     def first(self) -> Any:
         """The first batch, without using it up: a generator's is kept for the first epoch."""
         if self._pydataset:

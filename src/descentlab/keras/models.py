@@ -73,9 +73,9 @@ def _verbose(verbose: Any) -> int:
     return int(verbose)
 
 
-class _Unweighted:
-    """A metric that ignores sample weights: Keras weights only `weighted_metrics` by
-    sample_weight / class_weight; `metrics` always count every sample once."""
+class _Named:
+    """A metric under a name of its own (a weighted metric whose name `metrics` already took:
+    Keras logs it as 'weighted_<name>')."""
 
     def __init__(self, name: str, metric: Any) -> None:
         self.name, self.metric = name, metric
@@ -84,17 +84,18 @@ class _Unweighted:
         self.metric.reset()
 
     def update(self, y_pred: Any, y_true: Any, sample_weight: Any = None) -> None:
-        self.metric.update(y_pred, y_true)
+        self.metric.update(y_pred, y_true, sample_weight=sample_weight)
 
     def result(self) -> Any:
         return self.metric.result()
 
 
-class _Renamed(_Unweighted):
-    """A metric under another name, weighted as it is (a weighted metric whose name is taken)."""
+class _Unweighted(_Named):
+    """A metric that ignores sample weights: Keras weights only `weighted_metrics` by
+    sample_weight / class_weight; `metrics` always count every sample once."""
 
     def update(self, y_pred: Any, y_true: Any, sample_weight: Any = None) -> None:
-        self.metric.update(y_pred, y_true, sample_weight=sample_weight)
+        self.metric.update(y_pred, y_true)
 
 
 def _compile_metrics(metrics: Any, weighted_metrics: Any) -> list[Any]:
@@ -109,7 +110,7 @@ def _compile_metrics(metrics: Any, weighted_metrics: Any) -> list[Any]:
     weighted = []
     for name, m in _resolve_metrics(weighted_metrics or []):
         if name in taken:  # Keras logs both: 'accuracy' and 'weighted_accuracy'
-            m = _Renamed(f"weighted_{name}", m)
+            m = _Named(f"weighted_{name}", m)
         weighted.append(m)
     return plain + weighted
 

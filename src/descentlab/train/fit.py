@@ -265,9 +265,7 @@ def fit(
     val_metrics = _resolve_metrics(metrics) if val_loader is not None else []
 
     samples = _num_samples(train_loader)
-    steps = (
-        train_loader.known_length() if isinstance(train_loader, BatchLoader) else len(train_loader)
-    )
+    steps = _num_batches(train_loader)
     bs = getattr(train_loader, "batch_size", None)
     params = {
         "epochs": epochs,
@@ -950,6 +948,14 @@ def _sampler_generators(loader: Any) -> list[np.random.Generator]:
         if isinstance(gen, np.random.Generator) and fresh:
             found.append(gen)
     return found
+
+
+def _num_batches(loader: Any) -> int | None:
+    """Batches per epoch, or None while unknown (a generator not yet read to its end)."""
+    try:
+        return len(loader)
+    except TypeError:
+        return None
 
 
 def _num_samples(loader: Any) -> int | None:
