@@ -22,32 +22,53 @@ def _run(tuner: _Tuner, ways: tuple[str, ...], fake: dict[str, float], steps: in
     return runs
 
 
-def test_tuner_times_each_way_round_robin_then_keeps_the_fastest():
+def test_tuner_times_each_way_in_a_run_then_keeps_the_fastest():
     tuner = _Tuner()
     ways = ("threads", "pieces", "whole")
     fake = {"threads": 3.0, "pieces": 1.0, "whole": 2.0}
-    seen = _run(tuner, ways, fake, 3 * _Tuner.TRIALS)
-    assert sorted(seen) == sorted(ways * _Tuner.TRIALS)  # each timed TRIALS times
-    assert seen[:3] == list(ways)  # round robin, the usual way first
+    run = _Tuner.TRIALS + 1  # the first step of a run is not timed
+    seen = _run(tuner, ways, fake, 3 * run)
+    assert seen == [w for w in ways for _ in range(run)]  # the usual way first
+    assert {w: len(tuner.samples[w]) for w in ways} == dict.fromkeys(ways, _Tuner.TRIALS)
     early = _run(tuner, ways, fake, _Tuner.SETTLE - tuner.steps)
-    assert early.count("pieces") >= len(early) - len(early) // _Tuner.EXPLORE[0] - 1
+    explored = _Tuner.BURST * (len(early) // _Tuner.EXPLORE[0] + 1)
+    assert early.count("pieces") >= len(early) - explored
     assert {"threads", "whole"} <= set(early)  # the others are still timed, in turn
     late = _run(tuner, ways, fake, 2 * _Tuner.EXPLORE[1])
-    assert late.count("pieces") == len(late) - 2  # later, much more rarely
+    assert late.count("pieces") == len(late) - 2 * _Tuner.BURST  # later, much more rarely
+
+
+def test_an_explored_way_runs_a_few_steps_in_a_row_and_its_first_is_not_timed():
+    tuner = _Tuner()
+    ways = ("whole", "threads")
+    times = iter(range(1, 10_000))
+    runs = []
+    for _ in range(_Tuner.EXPLORE[0] * 3 - 3):  # ends between two explorations
+        way = tuner.choose(ways)
+        runs.append(way)
+        # "threads" is slow only on the first step after a switch (a helper waking up)
+        cold = way == "threads" and runs[-2:-1] != ["threads"]
+        tuner.record(way, 100.0 if cold else 1.0 + next(times) * (way == "whole"))
+    assert max(tuner.samples["threads"]) == 1.0  # the cold steps were not counted
+    assert runs[-1] == "threads"  # and the warm way won
 
 
 def test_tuner_follows_a_change_of_load():
     tuner = _Tuner()
     ways = ("threads", "whole")
     fake = {"threads": 1.0, "whole": 2.0}
-    assert _run(tuner, ways, fake, 21)[-1] == "threads"
+    assert _run(tuner, ways, fake, 2 * (_Tuner.TRIALS + 1) + 1)[-1] == "threads"
     fake["threads"] = 5.0  # e.g. another process now keeps the second core busy
     runs = _run(tuner, ways, fake, 2 * _Tuner.EXPLORE[0])
-    assert runs[: _Tuner.TRIALS].count("threads") == _Tuner.TRIALS  # its latest samples still
-    assert runs[-_Tuner.EXPLORE[0] :].count("whole") == _Tuner.EXPLORE[0] - 1  # then dropped
+    # it runs on until its fast samples are replaced (one step of a run is not timed), then is
+    # only explored
+    assert runs.count("threads") <= _Tuner.TRIALS + 1 + 2 * _Tuner.BURST
+    tail = runs[-_Tuner.EXPLORE[0] :]
+    assert tail.count("whole") == _Tuner.EXPLORE[0] - _Tuner.BURST
     fake["threads"] = 1.0  # the other process ended
     runs = _run(tuner, ways, fake, 2 * _Tuner.EXPLORE[0])
-    assert runs[-_Tuner.EXPLORE[0] :].count("threads") == _Tuner.EXPLORE[0] - 1  # found again
+    tail = runs[-_Tuner.EXPLORE[0] :]
+    assert tail.count("threads") == _Tuner.EXPLORE[0] - _Tuner.BURST  # found again
 
 
 @pytest.mark.parametrize(

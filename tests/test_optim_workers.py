@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -101,5 +102,53 @@ def test_ctrl_c_while_waiting_still_waits_for_the_helpers():
         with pytest.raises(KeyboardInterrupt):
             workers.run(fn, helpers=1)
         assert finished == ["helper"]  # run() did not return while the helper still worked
+    finally:
+        workers.close()
+
+
+@pytest.mark.parametrize("spin", [True, False])
+def test_the_caller_waits_by_spinning_where_it_can_else_on_a_lock(spin, monkeypatch):
+    from descentlab.optim import _workers
+
+    if spin and _workers._SPIN is None:
+        assert not sys.platform.startswith("linux")  # glibc and musl have pthread spinlocks
+        return
+    if not spin:
+        monkeypatch.setattr(_workers, "_SPIN", None)
+    assert isinstance(_workers._task_end(), _workers._SpinDone) is spin
+    workers = Workers(2)
+    try:
+
+        def fn() -> str:
+            if threading.current_thread().name.startswith("descentlab"):
+                time.sleep(0.02)  # the caller waits for this helper
+            return threading.current_thread().name
+
+        for _ in range(3):
+            results = workers.run(fn, helpers=2)
+            assert len(set(results)) == 3 and results[0] == threading.current_thread().name
+    finally:
+        workers.close()
+
+
+def test_a_spinning_wait_is_not_left_holding_the_lock_after_ctrl_c():
+    # a signal is raised once the wait has returned; the wait must not start again on the
+    # finished task's lock (it would spin forever)
+    import signal
+
+    main = threading.main_thread().ident
+    workers = Workers(1)
+
+    def fn() -> int:
+        if threading.current_thread().name.startswith("descentlab"):
+            time.sleep(0.02)
+            signal.pthread_kill(main, signal.SIGINT)
+            return 2
+        return 1
+
+    try:
+        for _ in range(3):
+            with pytest.raises(KeyboardInterrupt):
+                workers.run(fn, helpers=1)
     finally:
         workers.close()

@@ -50,6 +50,7 @@ from descentlab.optim.optimizer import (
     _update,
     at_least_1d,
     gather_state,
+    has_0d,
     store_state,
 )
 from descentlab.optim.registry import OptimizerSpec, register
@@ -469,15 +470,18 @@ class Optimizer(_TorchStyleOptimizer):
                 for key in missing:
                     st[key] = fresh[key][0]
         rows = [self.state[i] for i in index]
-        state = gather_state(rows, keys)
+        lift = has_0d(params)
+        state = gather_state(rows, keys, lift)
         hyper = dict(group)
         hyper["lr"] = lr_t
         hyper["step"] = self.iterations + 1  # one shared, 1-based step count (Keras)
-        datas = [at_least_1d(p.data) for p in params]
+        datas = [at_least_1d(p.data) for p in params] if lift else [p.data for p in params]
         grads = [
-            at_least_1d(g if g.flags.writeable or _as_is(tx, g, d) else self._grad_copy(i, p))
+            g if g.flags.writeable or _as_is(tx, g, d) else self._grad_copy(i, p)
             for i, p, g, d in zip(index, params, grads, datas)
         ]
+        if lift:
+            grads = [at_least_1d(g) for g in grads]
 
         def whole() -> dict[str, list[Any]]:
             return apply_updates(tx, grads, state, datas, hyper)

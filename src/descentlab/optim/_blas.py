@@ -118,11 +118,15 @@ def _blas_for(x: Any, y: Any, a: float, b: float) -> Callable[..., None] | None:
         _routines, _loaded = _load(), True
     if _routines is None or not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
         return None
-    if x.dtype != y.dtype or x.shape != y.shape or not y.size or a == 0.0 or b == 0.0:
+    routine = _routines.get(x.dtype)  # first: float64, the usual other dtype, stops here
+    if routine is None or x.dtype != y.dtype or x.shape != y.shape or not y.size:
         return None
-    if not (x.flags.c_contiguous and y.flags.c_contiguous and y.flags.writeable):
+    if a == 0.0 or b == 0.0:
         return None
-    return _routines.get(x.dtype)
+    yflags = y.flags
+    if not (x.flags.c_contiguous and yflags.c_contiguous and yflags.writeable):
+        return None
+    return routine
 
 
 def available() -> bool:
@@ -137,7 +141,8 @@ def axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
     if routine is None:
         y += x * a if a != 1.0 else x
     else:
-        routine(y.size, a, _address(x), 1, 1.0, _address(y), 1)
+        address = _address
+        routine(y.size, a, address(x), 1, 1.0, address(y), 1)
 
 
 def axpby(a: float, x: np.ndarray, b: float, y: np.ndarray) -> None:

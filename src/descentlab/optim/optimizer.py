@@ -224,22 +224,22 @@ class Optimizer:
                 )
         keys = self.state[index[0]].keys()
         rows = [self.state[i] for i in index]
-        state = gather_state(rows, keys)
-        datas = [at_least_1d(p.data) for p in params]
+        lift = has_0d(params)
+        state = gather_state(rows, keys, lift)
+        datas = [at_least_1d(p.data) for p in params] if lift else [p.data for p in params]
 
         def whole() -> dict[str, list[Any]]:
             # the chain on whole arrays, on the gradients themselves (read-only) where it allows
             # that, else on copies in scratch arrays
             updates = [
-                at_least_1d(
-                    readonly(p.grad) if _as_is(tx, p.grad, p.data) else self._grad_copy(i, p)
-                )
+                readonly(p.grad) if _as_is(tx, p.grad, p.data) else self._grad_copy(i, p)
                 for i, p in zip(index, params)
             ]
-            return apply_updates(tx, updates, state, datas, group)
+            return apply_updates(tx, [at_least_1d(u) for u in updates] if lift else updates,
+                                 state, datas, group)  # fmt: skip
 
         tuner = self._tuners.setdefault((tuple(index), layout is not None), _Tuner())
-        grads = [at_least_1d(p.grad) for p in params]
+        grads = [at_least_1d(p.grad) for p in params] if lift else [p.grad for p in params]
         store_state(rows, _update(tx, grads, state, datas, group, whole, layout, tuner), params)
 
     def _grad_copy(self, i: int, p: Tensor) -> np.ndarray:
@@ -459,10 +459,20 @@ def at_least_1d(x: Any) -> Any:
     return x.reshape(1) if isinstance(x, np.ndarray) and x.ndim == 0 else x
 
 
-def gather_state(rows: list[dict[str, Any]], keys: Iterable[str]) -> dict[str, list[Any]]:
+def gather_state(rows: list[dict[str, Any]], keys: Iterable[str],
+                 lift: bool = True) -> dict[str, list[Any]]:  # fmt: skip
     """The chain's state for one step: per entry, the parameters' values in order (0-d arrays as
-    one-element views, see `at_least_1d`), from `rows`, the parameters' own state dicts."""
+    one-element views, see `at_least_1d`; `lift=False` when no parameter is 0-d), from `rows`, the
+    parameters' own state dicts."""
+    if not lift:
+        return {k: [row[k] for row in rows] for k in keys}
     return {k: [at_least_1d(row[k]) for row in rows] for k in keys}
+
+
+def has_0d(params: list[Tensor]) -> bool:
+    """Whether some parameter is 0-d (its arrays then step as one-element views, `at_least_1d`);
+    the usual answer, no, lets a step skip that per array."""
+    return not all(p.data.ndim for p in params)
 
 
 def store_state(rows: list[dict[str, Any]], state: Mapping[str, list[Any]],
@@ -470,6 +480,11 @@ def store_state(rows: list[dict[str, Any]], state: Mapping[str, list[Any]],
     """Write a step's new state back into the parameters' state dicts; an array a transform built
     for a 0-d parameter's one-element view is shaped back like the parameter (as PyTorch keeps it,
     so state_dicts match)."""
+    if not has_0d(params):
+        for k, values in state.items():
+            for row, v in zip(rows, values):
+                row[k] = v
+        return
     for k, values in state.items():
         for row, v, p in zip(rows, values, params):
             if p.data.ndim == 0 and isinstance(v, np.ndarray) and v.shape == (1,):
@@ -493,49 +508,66 @@ class _Tuner:
     data that sits in cache; whole-array passes beat work items while the group fits in cache. The
     trajectory is the same bit for bit whichever way runs.
 
-    Each way is timed `TRIALS` times, round robin; a way's time is the best of its `TRIALS` latest
-    samples, and the fastest runs. Timings early in a run are unsteady (first-touch page faults,
-    threads being started, caches and cores still busy with whatever ran before), and the load
-    changes later, so the other ways keep being timed: one step in `EXPLORE[0]` during the first
-    `SETTLE` steps, one in `EXPLORE[1]` after. The way that runs is timed at every step, so a way
-    that only looked fast is dropped again within `TRIALS` steps.
+    A way is timed as it would run if chosen: in a run of consecutive steps, whose first is not
+    timed (after a switch, a helper thread that idled for a hundred steps wakes slowly, and the
+    caches hold what the other way left: that first step takes up to twice as long). Each way in
+    turn runs `TRIALS` + 1 steps; a way's time is the best of its `TRIALS` latest samples, and the
+    fastest runs. Timings early in a run are unsteady (first-touch page faults, threads being
+    started, caches and cores still busy with whatever ran before), and the load changes later, so
+    the other ways keep being timed: a run of `BURST` steps every `EXPLORE[0]` steps during the
+    first `SETTLE` steps, every `EXPLORE[1]` after. The way that runs is timed at every step, so a
+    way that only looked fast is dropped again within `TRIALS` steps.
     """
 
     TRIALS = 3
-    EXPLORE = (5, 100)
-    SETTLE = 100
+    BURST = 2
+    EXPLORE = (10, 200)
+    SETTLE = 200
 
     def __init__(self) -> None:
         self.samples: dict[str, collections.deque[float]] = {}
         self.steps = 0
         self.turn = 0  # which of the other ways is timed next
+        self.last: str | None = None  # the way the previous step ran
+        self.queued: list[str] = []  # the rest of an exploring run
 
     def choose(self, ways: tuple[str, ...]) -> str:
         self.steps += 1
+        if self.queued:
+            way = self.queued.pop()
+            if way in ways:
+                return way
+            self.queued.clear()
         pending = [w for w in ways if len(self.samples.get(w, ())) < self.TRIALS]
-        if pending:  # still timing: the way with the fewest samples
-            return min(pending, key=lambda w: len(self.samples.get(w, ())))
+        if pending:  # still timing: the current way until it has its samples, then the next
+            return self.last if self.last in pending else pending[0]
         best = min(ways, key=lambda w: min(self.samples[w]))
         every = self.EXPLORE[0] if self.steps <= self.SETTLE else self.EXPLORE[1]
         if self.steps % every == 0 and len(ways) > 1:
             others = [w for w in ways if w != best]
             self.turn += 1
-            return others[self.turn % len(others)]
+            way = others[self.turn % len(others)]
+            self.queued = [way] * (self.BURST - 1)
+            return way
         return best
 
     def record(self, way: str, seconds: float) -> None:
-        self.samples.setdefault(way, collections.deque(maxlen=self.TRIALS)).append(seconds)
+        if way == self.last:  # the first step after a switch is not typical of the way
+            self.samples.setdefault(way, collections.deque(maxlen=self.TRIALS)).append(seconds)
+        self.last = way
 
 
 def _ways(tx: GradientTransformation, state: dict[str, list[Any]], params: list[np.ndarray],
           layout: _Layout | None) -> tuple[str, ...]:  # fmt: skip
     """The ways a step of these arrays may run, the usual best first: "whole" (the chain on whole
     arrays), "pieces" (by work items on this thread), "threads" (work items on a few threads)."""
+    total = sum(p.size for p in params)
+    if total <= _CHUNK and layout is None:  # one work item at most: nothing to share or cut
+        return ("whole",)
     if not _streamable(tx, state, params):
         return ("whole",)
-    total = sum(p.size for p in params)
-    if total <= _CHUNK:  # one work item at most: nothing to share among threads
-        return ("pieces",) if layout is not None else ("whole",)
+    if total <= _CHUNK:  # flat: one chain call on the buffers' slice
+        return ("pieces",)
     usual = ("threads" if _threaded(params, layout) else
              "pieces" if _in_pieces(params, layout) else "whole")  # fmt: skip
     ways = [usual]

@@ -21,8 +21,6 @@ Example:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -45,18 +43,25 @@ class _ThreadState(threading.local):
 _thread = _ThreadState()
 
 
-@contextmanager
-def work_item() -> Iterator[None]:
-    """While open, `temporary` hands out this thread's workspace; the next work item reuses it, so
-    nothing taken here may be kept past the block."""
-    state = _thread
-    if state.open == 0:
-        state.used.clear()
-    state.open += 1
-    try:
-        yield
-    finally:
-        state.open -= 1
+class _WorkItem:
+    # a class, not @contextmanager: a step opens one per work item, and a generator-based context
+    # manager costs a few microseconds each time
+    __slots__ = ("state",)
+
+    def __enter__(self) -> None:
+        self.state = state = _thread
+        if state.open == 0:
+            state.used.clear()
+        state.open += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.state.open -= 1
+
+
+def work_item() -> _WorkItem:
+    """While open (`with work_item():`), `temporary` hands out this thread's workspace; the next
+    work item reuses it, so nothing taken here may be kept past the block."""
+    return _WorkItem()
 
 
 def temporary(like: np.ndarray) -> np.ndarray:
