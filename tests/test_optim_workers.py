@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 
@@ -106,49 +105,38 @@ def test_ctrl_c_while_waiting_still_waits_for_the_helpers():
         workers.close()
 
 
-@pytest.mark.parametrize("spin", [True, False])
-def test_the_caller_waits_by_spinning_where_it_can_else_on_a_lock(spin, monkeypatch):
+def test_a_signal_raised_once_the_wait_returned_does_not_wait_again(monkeypatch):
+    # Python may raise a pending KeyboardInterrupt just after lock.acquire() returned: waiting
+    # again on that lock, now held by the caller, would block forever
     from descentlab.optim import _workers
 
-    if spin and _workers._SPIN is None:
-        assert not sys.platform.startswith("linux")  # glibc and musl have pthread spinlocks
-        return
-    if not spin:
-        monkeypatch.setattr(_workers, "_SPIN", None)
-    assert isinstance(_workers._task_end(), _workers._SpinDone) is spin
-    workers = Workers(2)
-    try:
+    class InterruptedAfterAcquiring:
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+            self.lock.acquire()
+            self.waits = 0
 
-        def fn() -> str:
-            if threading.current_thread().name.startswith("descentlab"):
-                time.sleep(0.02)  # the caller waits for this helper
-            return threading.current_thread().name
+        def release(self) -> None:
+            self.lock.release()
 
-        for _ in range(3):
-            results = workers.run(fn, helpers=2)
-            assert len(set(results)) == 3 and results[0] == threading.current_thread().name
-    finally:
-        workers.close()
+        def acquire(self) -> bool:
+            self.waits += 1
+            if self.waits > 1:  # a real lock would block here forever
+                return True
+            self.lock.acquire()
+            raise KeyboardInterrupt
 
+    ends: list[InterruptedAfterAcquiring] = []
 
-def test_a_spinning_wait_is_not_left_holding_the_lock_after_ctrl_c():
-    # a signal is raised once the wait has returned; the wait must not start again on the
-    # finished task's lock (it would spin forever)
-    import signal
+    def task_end() -> InterruptedAfterAcquiring:
+        ends.append(InterruptedAfterAcquiring())
+        return ends[-1]
 
-    main = threading.main_thread().ident
+    monkeypatch.setattr(_workers, "_task_end", task_end)
     workers = Workers(1)
-
-    def fn() -> int:
-        if threading.current_thread().name.startswith("descentlab"):
-            time.sleep(0.02)
-            signal.pthread_kill(main, signal.SIGINT)
-            return 2
-        return 1
-
     try:
-        for _ in range(3):
-            with pytest.raises(KeyboardInterrupt):
-                workers.run(fn, helpers=1)
+        with pytest.raises(KeyboardInterrupt):
+            workers.run(lambda: 1, helpers=1)
+        assert [e.waits for e in ends] == [1]
     finally:
         workers.close()

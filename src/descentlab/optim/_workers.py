@@ -5,8 +5,8 @@ GIL inside each pass). `concurrent.futures.ThreadPoolExecutor` works, but its `s
 Future with its own condition variable and takes two locks (about 30 us), and `result()` sleeps on
 that condition even when the task is finished; a step of a million parameters takes about 1 ms, so
 that is a few percent of it. Here a task is put on a `queue.SimpleQueue` (C code) and its end is a
-lock that the helper releases: the caller's `acquire` returns at once when the helper is already
-done, and otherwise spins (`_SpinDone`) rather than letting its core go idle.
+`threading.Lock` that the helper releases: the caller's `acquire` returns at once when the helper
+is already done.
 
 Example:
     >>> workers = Workers(2)
@@ -17,71 +17,18 @@ Example:
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import queue
-import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 __all__ = ["Workers"]
 
-_Task = tuple[Callable[[], Any], Any, list[Any]]
+_Task = tuple[Callable[[], Any], threading.Lock, list[Any]]
 
 
-def _spin_routines() -> tuple[Callable[..., int], Callable[..., int], Callable[..., int]] | None:
-    """pthread_spin_init, _lock and _unlock from the C library (Linux), or None."""
-    name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
-    if name is None:
-        return None
-    try:
-        libc = ctypes.CDLL(name)
-        routines = (libc.pthread_spin_init, libc.pthread_spin_lock, libc.pthread_spin_unlock)
-    except (OSError, AttributeError):
-        return None
-    for f in routines:
-        f.restype = ctypes.c_int
-        f.argtypes = [ctypes.c_void_p]
-    routines[0].argtypes = [ctypes.c_void_p, ctypes.c_int]  # init(lock, pshared)
-    return routines
-
-
-_SPIN = _spin_routines()
-
-
-class _SpinDone:
-    """The end of one task, waited for by spinning: the helper's `release()` clears a spinlock that
-    the caller's `acquire()` spins on, in C with the GIL released.
-
-    A thread that sleeps on a lock lets its core go idle, and a virtual machine wakes an idle core
-    slowly: 30-50 us on the machine the benchmarks ran on, a tenth of a step of a million parameters. The caller only
-    waits here for the rest of one step's share of work, so the spin is short (OpenMP's workers,
-    PyTorch's, spin likewise). The lock is set by the caller and cleared by the helper: in glibc
-    and musl a spinlock is one word set and cleared atomically, whichever thread clears it.
-    """
-
-    __slots__ = ("_word", "_address")
-
-    def __init__(self) -> None:
-        self._word = (ctypes.c_int64 * 8)()  # a cache line of its own
-        self._address = ctypes.addressof(self._word)
-        _SPIN[0](self._address, 0)
-        _SPIN[1](self._address)
-
-    def release(self) -> None:
-        _SPIN[2](self._address)
-
-    def acquire(self) -> bool:
-        _SPIN[1](self._address)
-        return True
-
-
-def _task_end() -> Any:
-    """A held lock the helper releases when its task ends: a spinning one where the C library has
-    spinlocks (`_SpinDone`), else a `threading.Lock`."""
-    if _SPIN is not None:
-        return _SpinDone()
+def _task_end() -> threading.Lock:
+    """A held lock that the helper releases when its task ends."""
     done = threading.Lock()
     done.acquire()
     return done
