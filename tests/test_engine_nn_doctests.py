@@ -23,7 +23,7 @@ MODULES = [
     "descentlab.nn.normalization", "descentlab.nn.pooling", "descentlab.nn.regularizers",
     "descentlab.nn.summary", "descentlab.nn.utils", "descentlab.nn.functional",
     "descentlab.device", "descentlab.cuda", "descentlab.backends", "descentlab.backends.mps",
-    "descentlab.backends.cudnn",
+    "descentlab.backends.cudnn", "descentlab._memory",
 ]  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from descentlab._memory import copy_aligned
 from descentlab.device import cpu_only_error, parse_to
 from descentlab.tensor import Tensor, _to_array
 
@@ -35,7 +36,9 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None) -> None:
         arr = _to_array(data, dtype)
-        super().__init__(np.array(arr, copy=True) if arr is data else arr, requires_grad)
+        if arr is data:  # the caller's array: a Parameter holds its own copy, on cache lines
+            arr = copy_aligned(arr) if arr.flags.c_contiguous else np.array(arr, copy=True)
+        super().__init__(arr, requires_grad)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

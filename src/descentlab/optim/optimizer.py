@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from descentlab._memory import empty_aligned
 from descentlab.optim._workers import Workers
 from descentlab.optim.transforms import GradientTransformation, apply_updates, readonly
 from descentlab.optim.workspace import scratch, work_item
@@ -246,7 +247,7 @@ class Optimizer:
         """Copy p.grad into a scratch array the transforms may overwrite (p.grad stays as it was)."""
         buf = self._scratch[i]
         if buf is None or buf.shape != p.data.shape or buf.dtype != p.data.dtype:
-            buf = self._scratch[i] = np.empty_like(p.data)
+            buf = self._scratch[i] = empty_aligned(p.data.shape, p.data.dtype)
         if p.grad.shape != buf.shape:
             raise ValueError(
                 f"parameter {i} has shape {buf.shape} but its gradient has shape {p.grad.shape}"
@@ -520,9 +521,9 @@ class _Tuner:
     """
 
     TRIALS = 3
-    BURST = 2
-    EXPLORE = (10, 200)
-    SETTLE = 200
+    BURST = 3
+    EXPLORE = (15, 300)
+    SETTLE = 300
 
     def __init__(self) -> None:
         self.samples: dict[str, collections.deque[float]] = {}

@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from descentlab._memory import copy_aligned, full_aligned
 from descentlab.optim._blas import axpby, axpy
 from descentlab.optim.workspace import temporary
 
@@ -126,7 +127,7 @@ def _check_convention(convention: str) -> str:
 
 
 def _zeros(params: Sequence[np.ndarray]) -> list[np.ndarray]:
-    return [np.zeros_like(p) for p in params]
+    return [full_aligned(p, 0.0) for p in params]  # optimizer state: on cache lines, see _memory
 
 
 def inplace_target(u: np.ndarray) -> np.ndarray:
@@ -378,7 +379,7 @@ def trace(momentum: float = 0.9, dampening: float = 0.0, nesterov: bool = False,
         for i, u in enumerate(updates):
             b = bufs[i]
             if b is None:
-                bufs[i] = b = u.copy()
+                bufs[i] = b = copy_aligned(u)
             else:
                 axpby(1.0 - damp, u, mom, b)  # b <- mom * b + (1 - damp) * u, one pass
             if u.flags.writeable:  # the caller's own array: the result goes there
@@ -413,7 +414,7 @@ def scale_by_adagrad(eps: float = 1e-10, initial_accumulator_value: float = 0.0,
     lr_decay = _check("lr_decay", lr_decay)
 
     def init(params: Sequence[np.ndarray]) -> State:
-        return {"sum": [np.full_like(p, init_value) for p in params], "step": [0] * len(params)}
+        return {"sum": [full_aligned(p, init_value) for p in params], "step": [0] * len(params)}
 
     def update(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
                hyper: Hyper = None) -> tuple[Arrays, State]:  # fmt: skip
@@ -452,7 +453,7 @@ def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, centered: bool = False,
     init_scale = float(initial_scale)
 
     def init(params: Sequence[np.ndarray]) -> State:
-        state: State = {"square_avg": [np.full_like(p, init_scale) for p in params]}
+        state: State = {"square_avg": [full_aligned(p, init_scale) for p in params]}
         if centered:
             state["grad_avg"] = _zeros(params)
         return state
@@ -742,7 +743,7 @@ def scale_by_rprop(lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
 
     def init(params: Sequence[np.ndarray]) -> State:
         return {"step": [0] * len(params), "prev": _zeros(params),
-                "step_size": [np.full_like(p, lr) for p in params]}  # fmt: skip
+                "step_size": [full_aligned(p, lr) for p in params]}  # fmt: skip
 
     def update(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
                hyper: Hyper = None) -> tuple[Arrays, State]:  # fmt: skip
@@ -878,7 +879,7 @@ def ema(decay: float = 0.99, first_step_copies: bool = True) -> GradientTransfor
     decay = _check("decay", decay, 0.0, 1.0)
 
     def init(params: Sequence[np.ndarray]) -> State:
-        return {"ema": [p.copy() for p in params], "ema_step": [0] * len(params)}
+        return {"ema": [copy_aligned(p) for p in params], "ema_step": [0] * len(params)}
 
     def update(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
                hyper: Hyper = None) -> tuple[Arrays, State]:  # fmt: skip

@@ -24,6 +24,8 @@ import threading
 
 import numpy as np
 
+from descentlab._memory import ALIGNMENT, empty_aligned
+
 __all__ = ["temporary", "work_item", "scratch", "WORKSPACE_ELEMENTS"]
 
 # Elements of each dtype a thread's workspace holds (16 MiB of float32: sixteen work items' worth
@@ -76,8 +78,9 @@ def temporary(like: np.ndarray) -> np.ndarray:
         return np.empty_like(like)
     arena = state.arenas.get(dtype)
     if arena is None:
-        arena = state.arenas[dtype] = np.empty(WORKSPACE_ELEMENTS, dtype)
-    state.used[dtype] = start + n
+        arena = state.arenas[dtype] = empty_aligned(WORKSPACE_ELEMENTS, dtype)
+    step = max(1, ALIGNMENT // dtype.itemsize)  # the next temporary starts on a cache line too
+    state.used[dtype] = start + -(-n // step) * step
     return arena[start : start + n].reshape(like.shape)
 
 
@@ -87,5 +90,5 @@ def scratch(dtype: np.dtype, n: int) -> np.ndarray:
     key = (np.dtype(dtype), n)
     buf = _thread.scratch.get(key)
     if buf is None:
-        buf = _thread.scratch[key] = np.empty(n, dtype)
+        buf = _thread.scratch[key] = empty_aligned(n, dtype)
     return buf
