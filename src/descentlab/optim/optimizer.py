@@ -8,7 +8,8 @@ other hyperparameter) before `step()` takes effect at once. A large step runs th
 one cache-sized work item of the parameters at a time, on a few threads (`_apply_in_pieces`).
 
 State is kept in parameter order (`self.state[i]` belongs to the i-th parameter counting through the
-groups), never keyed by `id()`, so `state_dict()` is plain data: lists, dicts, numbers and arrays.
+groups), never keyed by `id()`, so `state_dict()` is plain data: lists, dicts, numbers and arrays;
+`self.state[p]` finds a parameter's entry as PyTorch's `optimizer.state[p]` does (`ParamState`).
 
 Example:
     >>> import numpy as np, descentlab as dl
@@ -89,6 +90,70 @@ def check_hyperparameters(group: Mapping[str, Any]) -> None:
         )
 
 
+class ParamState(list):
+    """An optimizer's per-parameter state: a list of dicts in parameter order (`state[i]` belongs to
+    the i-th parameter counting through the groups, as `state_dict()` numbers them) that also takes
+    a parameter as its key, as PyTorch's `optimizer.state[p]` does.
+
+    `keys()`, `values()` and `items()` walk the parameters that have state, as PyTorch's dict does;
+    iteration and `len()` are the list's (one dict per parameter, empty before its first step).
+
+    Example:
+        >>> import numpy as np, descentlab as dl
+        >>> w = dl.nn.Parameter(np.zeros(2))
+        >>> opt = dl.optim.SGD([w], lr=0.1, momentum=0.9)
+        >>> w.grad = np.ones(2)
+        >>> opt.step()
+        >>> opt.state[w]["momentum_buffer"]
+        array([1., 1.])
+        >>> [k for k in opt.state.keys()] == [w], w in opt.state
+        (True, True)
+    """
+
+    def __init__(self, owner: Optimizer, rows: Iterable[dict[str, Any]] = ()) -> None:
+        super().__init__(rows)
+        self._owner = owner
+
+    def _params(self) -> list[Tensor]:
+        return [p for group in self._owner.param_groups for p in group["params"]]
+
+    def _position(self, param: Tensor) -> int:
+        for i, p in enumerate(self._params()):
+            if p is param:
+                return i
+        raise KeyError(
+            f"this tensor (shape {param.shape}) is not a parameter of this optimizer; "
+            "state[p] takes one of its param_groups' parameters, state[i] the i-th of them"
+        )
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, Tensor):
+            key = self._position(key)
+        return list.__getitem__(self, key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if isinstance(key, Tensor):
+            key = self._position(key)
+        list.__setitem__(self, key, value)
+
+    def __contains__(self, key: Any) -> bool:
+        if isinstance(key, Tensor):
+            return any(p is key for p, _ in self.items())
+        return list.__contains__(self, key)
+
+    def items(self) -> list[tuple[Tensor, dict[str, Any]]]:
+        """(parameter, its state) for every parameter that has state, in parameter order."""
+        return [(p, row) for p, row in zip(self._params(), list.__iter__(self)) if row]
+
+    def keys(self) -> list[Tensor]:
+        """The parameters that have state, in order."""
+        return [p for p, _ in self.items()]
+
+    def values(self) -> list[dict[str, Any]]:
+        """The non-empty state dicts, in parameter order."""
+        return [row for _, row in self.items()]
+
+
 class Optimizer:
     """Base class of the PyTorch-named optimizers: parameter groups and the stepping machinery.
 
@@ -105,7 +170,7 @@ class Optimizer:
     def __init__(self, params: Iterable[Any], defaults: Mapping[str, Any]) -> None:
         self.defaults: dict[str, Any] = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
-        self.state: list[dict[str, Any]] = []
+        self.state = ParamState(self)
         self._scratch: list[np.ndarray | None] = []
         self._flat = False
         self._flat_cache: dict[int, dict[str, Any]] = {}
@@ -348,7 +413,7 @@ class Optimizer:
 
         Arrays are copies; everything else is a JSON-able number, list, dict or None.
         """
-        state = [{k: _copy_value(v) for k, v in s.items()} for s in self.state]
+        state = [{k: _copy_value(v) for k, v in s.items()} for s in list.__iter__(self.state)]
         groups, offset = [], 0
         for group in self.param_groups:
             entry = {k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items()}
@@ -398,7 +463,7 @@ class Optimizer:
             for k, v in saved.items():
                 if k != "params":
                     mine[k] = tuple(v) if k in _TUPLE_KEYS else v
-        self.state = new_state
+        self.state = ParamState(self, new_state)
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
