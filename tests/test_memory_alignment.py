@@ -29,11 +29,16 @@ def test_empty_full_and_copy_are_aligned_c_ordered_and_sized(dtype, shape):
     assert _aligned(c) and np.array_equal(c, src) and not np.shares_memory(c, src)
 
 
-def test_an_int_shape_and_a_fortran_source():
+def test_other_layouts_plain_values_and_object_arrays_are_copied_as_numpy_would():
     assert empty_aligned(5, np.float32).shape == (5,)
     f = np.asfortranarray(np.arange(6.0).reshape(2, 3))
-    c = copy_aligned(f)
-    assert c.flags.c_contiguous and np.array_equal(c, f)
+    for made in (copy_aligned(f), full_aligned(f, 1.0)):
+        assert made.flags.f_contiguous  # like the parameter: its state steps alike
+    assert np.array_equal(copy_aligned(f), f)
+    assert full_aligned([1.0, 2.0], 0.0).tolist() == [0.0, 0.0]
+    assert copy_aligned([[1.0, 2.0]]).shape == (1, 2)
+    objects = np.array([1, "a"], dtype=object)
+    assert copy_aligned(objects).tolist() == [1, "a"]
 
 
 def test_a_parameter_holds_an_aligned_copy_of_the_callers_array():
@@ -73,3 +78,21 @@ def test_temporaries_start_on_cache_lines():
         tmps = [temporary(like) for _ in range(4)]
     assert all(_aligned(t) for t in tmps)
     assert len({t.ctypes.data for t in tmps}) == 4
+
+
+def test_flat_buffers_are_aligned_and_kept_from_step_to_step():
+    # the flat buffers are views of raw aligned memory: recognising them by their owner, a step
+    # must not rebuild them (a copy of all state, and arrays a user holds gone stale)
+    rng = np.random.default_rng(0)
+    ps = [dl.nn.Parameter(rng.standard_normal(s).astype(np.float32)) for s in [(30,), (7, 3)]]
+    opt = optim.Adam(ps, lr=0.01).flatten()
+    seen = []
+    for _ in range(4):
+        for p in ps:
+            p.grad = np.ones(p.data.shape, np.float32)
+        opt.step()
+        cache = opt._flat_cache[0]
+        seen.append((cache["buf"], cache["state"]["exp_avg"], opt.state[ps[1]]["exp_avg"]))
+    assert all(all(a is b for a, b in zip(s, seen[0])) for s in seen)
+    assert _aligned(seen[0][0]) and _aligned(seen[0][1])
+    assert all(np.shares_memory(p.data, seen[0][0]) for p in ps)

@@ -69,3 +69,24 @@ def test_the_same_entries_as_torch_under_the_same_parameter(torch):
         assert set(ours.state[p]) == set(theirs.state[tp])
         np.testing.assert_allclose(ours.state[p]["exp_avg_sq"], theirs.state[tp]["exp_avg_sq"])
     assert len(ours.state.keys()) == len(theirs.state)
+
+
+def test_the_state_view_pickles_copies_and_answers_in_for_any_object():
+    import copy
+    import pickle
+
+    ps = _params()
+    opt = optim.Adam(ps, lr=0.01)
+    for p in ps:
+        p.grad = np.ones(p.data.shape)
+    opt.step()
+    again = pickle.loads(pickle.dumps(opt.state))
+    np.testing.assert_array_equal(again[0]["exp_avg"], opt.state[0]["exp_avg"])
+    copied_state = copy.deepcopy(opt.state)
+    assert len(copied_state) == 3 and copied_state[2].keys() == opt.state[2].keys()
+    assert ps[0].data not in opt.state and "exp_avg" not in opt.state  # neither raises
+    assert opt.state.get(ps[0]) is opt.state[0]
+    assert opt.state.get(dl.nn.Parameter(np.zeros(1)), "none") == "none"
+    copied = copy.deepcopy(opt)  # a copy of the optimizer finds its own parameters' state
+    q = copied.param_groups[0]["params"][0]
+    np.testing.assert_array_equal(copied.state[q]["exp_avg"], opt.state[ps[0]]["exp_avg"])

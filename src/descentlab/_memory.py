@@ -25,24 +25,34 @@ ALIGNMENT = 64
 
 
 def empty_aligned(shape: int | tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
-    """An uninitialised C-contiguous array of `shape` whose data starts on a 64-byte boundary."""
+    """An uninitialised C-contiguous array of `shape` whose data starts on a 64-byte boundary
+    (object arrays, which hold references, come from NumPy as usual)."""
     dtype = np.dtype(dtype)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if dtype.hasobject:
+        return np.empty(shape, dtype)
     nbytes = math.prod(shape) * dtype.itemsize
     raw = np.empty(nbytes + ALIGNMENT, np.uint8)
     start = -raw.ctypes.data % ALIGNMENT
     return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
-def full_aligned(like: np.ndarray, value: float) -> np.ndarray:
-    """`np.full_like(like, value)`, aligned (C order)."""
+def full_aligned(like: Any, value: float) -> np.ndarray:
+    """`np.full_like(like, value)`, aligned when `like` is C-ordered (other layouts are kept, as
+    `full_like` keeps them: the optimizer's passes then run alike on the parameter and its state)."""
+    like = np.asarray(like)
+    if not like.flags.c_contiguous:
+        return np.full_like(like, value)
     out = empty_aligned(like.shape, like.dtype)
     out.fill(value)
     return out
 
 
-def copy_aligned(a: np.ndarray) -> np.ndarray:
-    """A C-ordered copy of `a`, aligned."""
+def copy_aligned(a: Any) -> np.ndarray:
+    """A copy of `a`, aligned when `a` is C-ordered (other layouts are copied as they are)."""
+    a = np.asarray(a)
+    if not a.flags.c_contiguous:
+        return a.copy(order="K")
     out = empty_aligned(a.shape, a.dtype)
     np.copyto(out, a)
     return out

@@ -220,7 +220,7 @@ class Optimizer(_TorchStyleOptimizer):
         """Attach the parameters (a list of Parameters or of param-group dicts); returns self."""
         if self.built:
             raise RuntimeError(
-                f"{type(self).__name__} is already built on {len(self.state)} parameters; use "
+                f"{type(self).__name__} is already built on {len(self._state)} parameters; use "
                 "add_param_group() to add more, or create a new optimizer"
             )
         flat = self._flat
@@ -387,10 +387,10 @@ class Optimizer(_TorchStyleOptimizer):
 
     def _slot(self, i: int, p: Tensor, key: str, like_param: bool) -> np.ndarray:
         """The wrapper's own per-parameter array (EMA average or gradient accumulator)."""
-        arr = self.state[i].get(key)
+        arr = self._state[i].get(key)
         if arr is None:
             arr = p.data.copy() if like_param else np.zeros_like(p.data)
-            self.state[i][key] = arr
+            self._state[i][key] = arr
         return arr
 
     def _apply(self, index: list[int], params: list[Tensor], grads: list[np.ndarray]) -> None:
@@ -463,13 +463,13 @@ class Optimizer(_TorchStyleOptimizer):
         structure = (type(self), *(bool(group.get(k)) for k in self._structure_keys))
         keys = self._tx_keys(tx, structure, params[0])
         for i, p in zip(index, params):
-            st = self.state[i]
+            st = self._state[i]
             missing = [key for key in keys if key not in st]
             if missing:  # first step (or momentum switched on): create this parameter's state
                 fresh = tx.init([p.data])
                 for key in missing:
                     st[key] = fresh[key][0]
-        rows = [self.state[i] for i in index]
+        rows = [self._state[i] for i in index]
         lift = has_0d(params)
         state = gather_state(rows, keys, lift)
         hyper = dict(group)
@@ -518,7 +518,7 @@ class Optimizer(_TorchStyleOptimizer):
         for i, p in enumerate(p for g in self.param_groups for p in g["params"]):
             if var_list is not None and not any(p is v for v in var_list):
                 continue
-            avg = self.state[i].get(_EMA)
+            avg = self._state[i].get(_EMA)
             if avg is not None:
                 np.copyto(p.data, avg)
 

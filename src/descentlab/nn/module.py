@@ -37,7 +37,7 @@ class Parameter(Tensor):
     def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None) -> None:
         arr = _to_array(data, dtype)
         if arr is data:  # the caller's array: a Parameter holds its own copy, on cache lines
-            arr = copy_aligned(arr) if arr.flags.c_contiguous else np.array(arr, copy=True)
+            arr = copy_aligned(arr)
         super().__init__(arr, requires_grad)
 
     def __repr__(self) -> str:

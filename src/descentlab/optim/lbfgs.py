@@ -178,9 +178,9 @@ class LBFGS(Optimizer):
         lr, max_iter, max_eval = float(group["lr"]), group["max_iter"], group["max_eval"]
         tol_grad, tol_change = group["tolerance_grad"], group["tolerance_change"]
         history_size = group["history_size"]
-        if not self.state[0]:
-            self.state[0] = {"func_evals": 0, "n_iter": 0}
-        st = self.state[0]
+        if not self._state[0]:
+            self._state[0] = {"func_evals": 0, "n_iter": 0}
+        st = self._state[0]
 
         orig_loss = _call(closure)
         loss = _loss(orig_loss)
@@ -278,7 +278,7 @@ class LBFGS(Optimizer):
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         super().load_state_dict(state_dict)
-        st = self.state[0]
+        st = self._state[0]
         for key in ("old_dirs", "old_stps"):
             if key in st:
                 st[key] = [row.copy() for row in np.asarray(st[key])]

@@ -7,9 +7,9 @@ change to any other hyperparameter rebuilds it, so a scheduler that writes `grou
 other hyperparameter) before `step()` takes effect at once. A large step runs the whole chain on
 one cache-sized work item of the parameters at a time, on a few threads (`_apply_in_pieces`).
 
-State is kept in parameter order (`self.state[i]` belongs to the i-th parameter counting through the
+State is kept in parameter order (`self._state[i]` belongs to the i-th parameter counting through the
 groups), never keyed by `id()`, so `state_dict()` is plain data: lists, dicts, numbers and arrays;
-`self.state[p]` finds a parameter's entry as PyTorch's `optimizer.state[p]` does (`ParamState`).
+`self._state[p]` finds a parameter's entry as PyTorch's `optimizer.state[p]` does (`ParamState`).
 
 Example:
     >>> import numpy as np, descentlab as dl
@@ -32,7 +32,7 @@ import numbers
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -90,13 +90,15 @@ def check_hyperparameters(group: Mapping[str, Any]) -> None:
         )
 
 
-class ParamState(list):
-    """An optimizer's per-parameter state: a list of dicts in parameter order (`state[i]` belongs to
-    the i-th parameter counting through the groups, as `state_dict()` numbers them) that also takes
-    a parameter as its key, as PyTorch's `optimizer.state[p]` does.
+class ParamState:
+    """An optimizer's per-parameter state as `optimizer.state` shows it: the list of dicts in
+    parameter order (`state[i]` belongs to the i-th parameter counting through the groups, as
+    `state_dict()` numbers them) that also takes a parameter as its key, as PyTorch's
+    `optimizer.state[p]` does.
 
-    `keys()`, `values()` and `items()` walk the parameters that have state, as PyTorch's dict does;
-    iteration and `len()` are the list's (one dict per parameter, empty before its first step).
+    `keys()`, `values()`, `items()`, `get()` and `p in state` see the parameters that have state,
+    as PyTorch's dict does; iteration and `len()` are the list's (one dict per parameter, empty
+    before its first step). A view: writing `state[p] = {...}` writes the optimizer's own state.
 
     Example:
         >>> import numpy as np, descentlab as dl
@@ -106,16 +108,18 @@ class ParamState(list):
         >>> opt.step()
         >>> opt.state[w]["momentum_buffer"]
         array([1., 1.])
-        >>> [k for k in opt.state.keys()] == [w], w in opt.state
-        (True, True)
+        >>> opt.state.keys() == [w], w in opt.state, opt.state[0] is opt.state[w]
+        (True, True, True)
     """
 
-    def __init__(self, owner: Optimizer, rows: Iterable[dict[str, Any]] = ()) -> None:
-        super().__init__(rows)
-        self._owner = owner
+    __slots__ = ("_rows", "_groups")
+
+    def __init__(self, rows: list[dict[str, Any]], param_groups: list[dict[str, Any]]) -> None:
+        self._rows = rows
+        self._groups = param_groups
 
     def _params(self) -> list[Tensor]:
-        return [p for group in self._owner.param_groups for p in group["params"]]
+        return [p for group in self._groups for p in group["params"]]
 
     def _position(self, param: Tensor) -> int:
         for i, p in enumerate(self._params()):
@@ -127,23 +131,35 @@ class ParamState(list):
         )
 
     def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, Tensor):
-            key = self._position(key)
-        return list.__getitem__(self, key)
+        return self._rows[self._position(key) if isinstance(key, Tensor) else key]
 
-    def __setitem__(self, key: Any, value: Any) -> None:
-        if isinstance(key, Tensor):
-            key = self._position(key)
-        list.__setitem__(self, key, value)
+    def __setitem__(self, key: Any, value: dict[str, Any]) -> None:
+        self._rows[self._position(key) if isinstance(key, Tensor) else key] = value
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._rows)
 
     def __contains__(self, key: Any) -> bool:
         if isinstance(key, Tensor):
-            return any(p is key for p, _ in self.items())
-        return list.__contains__(self, key)
+            return any(p is key for p in self.keys())
+        return isinstance(key, Mapping) and key in self._rows
+
+    def __eq__(self, other: object) -> bool:
+        return self._rows == (other._rows if isinstance(other, ParamState) else other)
+
+    def __repr__(self) -> str:
+        return repr(self._rows)
+
+    def get(self, param: Tensor, default: Any = None) -> Any:
+        """The parameter's state if it has any, else `default` (PyTorch's `state.get(p)`)."""
+        return next((row for p, row in self.items() if p is param), default)
 
     def items(self) -> list[tuple[Tensor, dict[str, Any]]]:
         """(parameter, its state) for every parameter that has state, in parameter order."""
-        return [(p, row) for p, row in zip(self._params(), list.__iter__(self)) if row]
+        return [(p, row) for p, row in zip(self._params(), self._rows) if row]
 
     def keys(self) -> list[Tensor]:
         """The parameters that have state, in order."""
@@ -170,7 +186,7 @@ class Optimizer:
     def __init__(self, params: Iterable[Any], defaults: Mapping[str, Any]) -> None:
         self.defaults: dict[str, Any] = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
-        self.state = ParamState(self)
+        self._state: list[dict[str, Any]] = []  # per parameter, in order; shown as `state`
         self._scratch: list[np.ndarray | None] = []
         self._flat = False
         self._flat_cache: dict[int, dict[str, Any]] = {}
@@ -188,6 +204,15 @@ class Optimizer:
             items = [{"params": items}]
         for group in items:
             self.add_param_group(group)
+
+    @property
+    def state(self) -> ParamState:
+        """Per-parameter state: `state[p]` (as PyTorch) or `state[i]` (see `ParamState`)."""
+        return ParamState(self._state, self.param_groups)
+
+    @state.setter
+    def state(self, rows: Iterable[dict[str, Any]]) -> None:
+        self._state = list(rows._rows if isinstance(rows, ParamState) else rows)
 
     # ------------------------------------------------------------------ groups
     def add_param_group(self, param_group: Mapping[str, Any]) -> None:
@@ -214,7 +239,7 @@ class Optimizer:
         check_hyperparameters(group)
         self._check_group(group)
         self.param_groups.append(group)
-        self.state.extend({} for _ in params)
+        self._state.extend({} for _ in params)
         self._scratch.extend(None for _ in params)
 
     def _check_group(self, group: dict[str, Any]) -> None:
@@ -281,15 +306,15 @@ class Optimizer:
     def _step_group(self, tx: GradientTransformation, group: Mapping[str, Any], index: list[int],
                     params: list[Tensor], layout: _Layout | None = None) -> None:  # fmt: skip
         for i, p in zip(index, params):
-            if not self.state[i]:  # first step of this parameter: create its state lazily
-                self.state[i] = {k: v[0] for k, v in tx.init([p.data]).items()}
+            if not self._state[i]:  # first step of this parameter: create its state lazily
+                self._state[i] = {k: v[0] for k, v in tx.init([p.data]).items()}
             if p.grad.shape != p.data.shape:
                 raise ValueError(
                     f"parameter {i} has shape {p.data.shape} but its gradient has shape "
                     f"{p.grad.shape}"
                 )
-        keys = self.state[index[0]].keys()
-        rows = [self.state[i] for i in index]
+        keys = self._state[index[0]].keys()
+        rows = [self._state[i] for i in index]
         lift = has_0d(params)
         state = gather_state(rows, keys, lift)
         datas = [at_least_1d(p.data) for p in params] if lift else [p.data for p in params]
@@ -335,14 +360,12 @@ class Optimizer:
     def _flat_params(self, gi: int, params: list[Tensor]) -> dict[str, Any] | None:
         """The group's flat parameter buffer, (re)built when a parameter's data was replaced."""
         cache = self._flat_cache.get(gi)
-        if cache is not None and all(
-            p.data.base is cache["buf"] or p.data is cache["buf"] for p in params
-        ):
+        if cache is not None and all(_owner(p.data) is _owner(cache["buf"]) for p in params):
             return cache
         dtypes = {p.data.dtype for p in params}
         if len(dtypes) != 1:
             return None  # mixed dtypes: stay per tensor
-        buf = np.concatenate([p.data.reshape(-1) for p in params])
+        buf = _concatenate([p.data for p in params])
         offsets = np.cumsum([0] + [p.data.size for p in params]).tolist()
         for p, a, b in zip(params, offsets[:-1], offsets[1:]):
             p.data = buf[a:b].reshape(p.data.shape)
@@ -363,13 +386,13 @@ class Optimizer:
         cache = self._flat_params(gi, group["params"])
         if cache is None:
             return None
-        states = [self.state[i] for i in index]
+        states = [self._state[i] for i in index]
         offsets, shapes = cache["offsets"], cache["shapes"]
         if not any(states):
             fresh = tx.init([cache["buf"]])
             cache["state"] = {k: v[0] for k, v in fresh.items() if isinstance(v[0], np.ndarray)}
             for i in index:
-                self.state[i] = {k: v[0] for k, v in fresh.items()}
+                self._state[i] = {k: v[0] for k, v in fresh.items()}
         elif not all(states):
             return None
         elif not self._flat_state_valid(cache, index):
@@ -378,12 +401,12 @@ class Optimizer:
                 values = [s.get(k) for s in states]
                 sizes = [x.size if isinstance(x, np.ndarray) else -1 for x in values]
                 if sizes == [b - a for a, b in zip(offsets, offsets[1:])]:
-                    cache["state"][k] = np.concatenate([x.reshape(-1) for x in values])
+                    cache["state"][k] = _concatenate(values)
         else:
             return self._merged_layout(cache, states)
         for j, i in enumerate(index):  # point each tensor's entries at slices (views, no copies)
             for k, x in cache["state"].items():
-                self.state[i][k] = x[offsets[j] : offsets[j + 1]].reshape(shapes[j])
+                self._state[i][k] = x[offsets[j] : offsets[j + 1]].reshape(shapes[j])
         return self._merged_layout(cache, states)
 
     @staticmethod
@@ -402,8 +425,10 @@ class Optimizer:
     def _flat_state_valid(self, cache: dict[str, Any], index: list[int]) -> bool:
         flat = cache["state"]
         for i in index:
-            for k, mine in self.state[i].items():
-                if isinstance(mine, np.ndarray) and (k not in flat or mine.base is not flat[k]):
+            for k, mine in self._state[i].items():
+                if isinstance(mine, np.ndarray) and (
+                    k not in flat or _owner(mine) is not _owner(flat[k])
+                ):
                     return False
         return True
 
@@ -413,7 +438,7 @@ class Optimizer:
 
         Arrays are copies; everything else is a JSON-able number, list, dict or None.
         """
-        state = [{k: _copy_value(v) for k, v in s.items()} for s in list.__iter__(self.state)]
+        state = [{k: _copy_value(v) for k, v in s.items()} for s in self._state]
         groups, offset = [], 0
         for group in self.param_groups:
             entry = {k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items()}
@@ -442,11 +467,11 @@ class Optimizer:
                 )
         if isinstance(saved_state, Mapping):  # {index: state} as PyTorch writes it
             saved_state = [
-                saved_state.get(i, saved_state.get(str(i), {})) for i in range(len(self.state))
+                saved_state.get(i, saved_state.get(str(i), {})) for i in range(len(self._state))
             ]
-        if len(saved_state) != len(self.state):
+        if len(saved_state) != len(self._state):
             raise ValueError(
-                f"state_dict holds state for {len(saved_state)} parameters, expected {len(self.state)}"
+                f"state_dict holds state for {len(saved_state)} parameters, expected {len(self._state)}"
             )
         params = [p for g in self.param_groups for p in g["params"]]
         new_state = []
@@ -463,7 +488,7 @@ class Optimizer:
             for k, v in saved.items():
                 if k != "params":
                     mine[k] = tuple(v) if k in _TUPLE_KEYS else v
-        self.state = ParamState(self, new_state)
+        self._state = new_state
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -836,6 +861,19 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
                 state[k][t] = value
             else:  # shared scalars: every tensor advanced alike
                 state[k] = [value] * len(params)
+
+
+def _owner(a: np.ndarray) -> Any:
+    """The object that owns a's memory (NumPy points a view's `base` at it, however deep the view;
+    our aligned arrays are views of a raw byte buffer, see `descentlab._memory`)."""
+    return a if a.base is None else a.base
+
+
+def _concatenate(arrays: list[np.ndarray]) -> np.ndarray:
+    """The arrays flattened end to end into one new aligned buffer."""
+    out = empty_aligned(sum(a.size for a in arrays), arrays[0].dtype)
+    np.concatenate([a.reshape(-1) for a in arrays], out=out)
+    return out
 
 
 def _copy_value(v: Any) -> Any:
