@@ -141,8 +141,7 @@ def axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
     if routine is None:
         y += x * a if a != 1.0 else x
     else:
-        address = _address
-        routine(y.size, a, address(x), 1, 1.0, address(y), 1)
+        routine(y.size, a, _address(x), 1, 1.0, _address(y), 1)
 
 
 def axpby(a: float, x: np.ndarray, b: float, y: np.ndarray) -> None:

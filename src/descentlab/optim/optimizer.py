@@ -7,9 +7,9 @@ change to any other hyperparameter rebuilds it, so a scheduler that writes `grou
 other hyperparameter) before `step()` takes effect at once. A large step runs the whole chain on
 one cache-sized work item of the parameters at a time, on a few threads (`_apply_in_pieces`).
 
-State is kept in parameter order (`self._state[i]` belongs to the i-th parameter counting through the
-groups), never keyed by `id()`, so `state_dict()` is plain data: lists, dicts, numbers and arrays;
-`self._state[p]` finds a parameter's entry as PyTorch's `optimizer.state[p]` does (`ParamState`).
+State is kept in parameter order (`self._state[i]` belongs to the i-th parameter counting through
+the groups), never keyed by `id()`, so `state_dict()` is plain data: lists, dicts, numbers and
+arrays; the public `optimizer.state[p]` finds a parameter's entry as PyTorch's does (`ParamState`).
 
 Example:
     >>> import numpy as np, descentlab as dl
