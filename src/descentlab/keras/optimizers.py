@@ -487,7 +487,7 @@ class Optimizer(_TorchStyleOptimizer):
             return apply_updates(tx, grads, state, datas, hyper)
 
         tuner = self._tuners.setdefault(tuple(index), _Tuner())
-        store_state(rows, _update(tx, grads, state, datas, hyper, whole, tuner=tuner), params)
+        store_state(rows, _update(tx, grads, state, datas, hyper, whole, tuner=tuner), params, lift)
 
     def _tx_keys(self, tx: GradientTransformation, structure: tuple, p: Tensor) -> tuple[str, ...]:
         cache = self.__dict__.setdefault("_tx_key_cache", {})

@@ -331,7 +331,8 @@ class Optimizer:
 
         tuner = self._tuners.setdefault((tuple(index), layout is not None), _Tuner())
         grads = [at_least_1d(p.grad) for p in params] if lift else [p.grad for p in params]
-        store_state(rows, _update(tx, grads, state, datas, group, whole, layout, tuner), params)
+        new_state = _update(tx, grads, state, datas, group, whole, layout, tuner)
+        store_state(rows, new_state, params, lift)
 
     def _grad_copy(self, i: int, p: Tensor) -> np.ndarray:
         """Copy p.grad into a scratch array the transforms may overwrite (p.grad stays as it was)."""
@@ -567,11 +568,11 @@ def has_0d(params: list[Tensor]) -> bool:
 
 
 def store_state(rows: list[dict[str, Any]], state: Mapping[str, list[Any]],
-                params: list[Tensor]) -> None:  # fmt: skip
+                params: list[Tensor], lift: bool = True) -> None:  # fmt: skip
     """Write a step's new state back into the parameters' state dicts; an array a transform built
     for a 0-d parameter's one-element view is shaped back like the parameter (as PyTorch keeps it,
-    so state_dicts match)."""
-    if not has_0d(params):
+    so state_dicts match; `lift=False`, as for `gather_state`, when no parameter is 0-d)."""
+    if not lift:
         for k, values in state.items():
             for row, v in zip(rows, values):
                 row[k] = v
