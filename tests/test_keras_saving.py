@@ -65,7 +65,8 @@ def test_round_trip_same_predictions_weights_and_optimizer(tmp_path, build, shap
     assert again.get_config() == model.get_config()
     assert dk.saving.get_compile_config(again) == dk.saving.get_compile_config(model)
     assert again.optimizer.iterations == model.optimizer.iterations == 4
-    for mine, theirs in zip(model.optimizer.state, again.optimizer.state, strict=True):
+    for mine, theirs in zip(model.optimizer.state.values(), again.optimizer.state.values(),
+                            strict=True):  # fmt: skip
         for key in mine:
             np.testing.assert_array_equal(mine[key], theirs[key])
     assert again.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)

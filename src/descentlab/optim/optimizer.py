@@ -96,9 +96,12 @@ class ParamState:
     `state_dict()` numbers them) that also takes a parameter as its key, as PyTorch's
     `optimizer.state[p]` does.
 
-    `keys()`, `values()`, `items()`, `get()` and `p in state` see the parameters that have state,
-    as PyTorch's dict does; iteration and `len()` are the list's (one dict per parameter, empty
-    before its first step). A view: writing `state[p] = {...}` writes the optimizer's own state.
+    As PyTorch's dict, it holds the parameters that have state: iteration, `len()`, `keys()`,
+    `values()`, `items()`, `get()` and `p in state` see those, in parameter order; `del state[p]`
+    and `clear()` forget state (the next step starts it afresh, as PyTorch's does). A parameter's
+    state is an empty dict until its first step (PyTorch's defaultdict would add one on `state[p]`;
+    here it is the optimizer's own row, counted once it holds something). A view: writing
+    `state[p] = {...}` writes the optimizer's own state.
 
     Example:
         >>> import numpy as np, descentlab as dl
@@ -108,8 +111,11 @@ class ParamState:
         >>> opt.step()
         >>> opt.state[w]["momentum_buffer"]
         array([1., 1.])
-        >>> opt.state.keys() == [w], w in opt.state, opt.state[0] is opt.state[w]
-        (True, True, True)
+        >>> list(opt.state) == [w], len(opt.state), w in opt.state, opt.state[0] is opt.state[w]
+        (True, 1, True, True)
+        >>> del opt.state[w]  # forget it: the next step starts the momentum afresh
+        >>> len(opt.state), opt.state[w]
+        (0, {})
     """
 
     __slots__ = ("_rows", "_groups")
@@ -136,16 +142,24 @@ class ParamState:
     def __setitem__(self, key: Any, value: dict[str, Any]) -> None:
         self._rows[self._position(key) if isinstance(key, Tensor) else key] = value
 
-    def __len__(self) -> int:
-        return len(self._rows)
+    def __delitem__(self, key: Any) -> None:
+        position = self._position(key) if isinstance(key, Tensor) else key
+        if not self._rows[position]:
+            raise KeyError(f"parameter {position} has no optimizer state to delete")
+        self._rows[position] = {}
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self._rows)
+    def clear(self) -> None:
+        """Forget every parameter's state (PyTorch's `optimizer.state.clear()`)."""
+        self._rows[:] = [{} for _ in self._rows]
+
+    def __len__(self) -> int:
+        return sum(1 for row in self._rows if row)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return iter(self.keys())
 
     def __contains__(self, key: Any) -> bool:
-        if isinstance(key, Tensor):
-            return any(p is key for p in self.keys())
-        return isinstance(key, Mapping) and key in self._rows
+        return isinstance(key, Tensor) and any(p is key for p in self.keys())
 
     def __eq__(self, other: object) -> bool:
         return self._rows == (other._rows if isinstance(other, ParamState) else other)
