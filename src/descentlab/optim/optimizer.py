@@ -136,14 +136,17 @@ class ParamState:
             "state[p] takes one of its param_groups' parameters, state[i] the i-th of them"
         )
 
+    def _index(self, key: Any) -> int:
+        return self._position(key) if isinstance(key, Tensor) else key
+
     def __getitem__(self, key: Any) -> Any:
-        return self._rows[self._position(key) if isinstance(key, Tensor) else key]
+        return self._rows[self._index(key)]
 
     def __setitem__(self, key: Any, value: dict[str, Any]) -> None:
-        self._rows[self._position(key) if isinstance(key, Tensor) else key] = value
+        self._rows[self._index(key)] = value
 
     def __delitem__(self, key: Any) -> None:
-        position = self._position(key) if isinstance(key, Tensor) else key
+        position = self._index(key)
         if not self._rows[position]:
             raise KeyError(f"parameter {position} has no optimizer state to delete")
         self._rows[position] = {}
