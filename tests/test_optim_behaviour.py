@@ -241,7 +241,8 @@ def test_state_dict_is_in_parameter_order_and_copied():
     opt.step()
     sd = opt.state_dict()
     assert [g["params"] for g in sd["param_groups"]] == [[0], [1]]
-    assert [s["exp_avg"].shape for s in sd["state"]] == [(2,), (3,)]
+    assert list(sd["state"]) == [0, 1]  # {index: state}, as PyTorch
+    assert [s["exp_avg"].shape for s in sd["state"].values()] == [(2,), (3,)]
     assert sd["param_groups"][1]["lr"] == 0.1 and sd["param_groups"][0]["betas"] == [0.9, 0.999]
     before = sd["state"][0]["exp_avg"].copy()
     opt.step()
@@ -494,7 +495,9 @@ def test_flat_buffer_and_chunks_give_the_same_trajectory(name, chunk, monkeypatc
     _sequence(flat, opt_flat, 15, 20)
     for r, a, b in zip(ref.parameters(), plain.parameters(), flat.parameters()):
         assert np.array_equal(r.data, a.data) and np.array_equal(r.data, b.data)
-    for sr, sa, sb in zip(*(o.state_dict()["state"] for o in (opt_ref, opt_plain, opt_flat))):
+    states = [o.state_dict()["state"] for o in (opt_ref, opt_plain, opt_flat)]
+    assert states[0].keys() == states[1].keys() == states[2].keys()
+    for sr, sa, sb in zip(*(s.values() for s in states)):
         assert sr.keys() == sa.keys() == sb.keys()
         for k in sr:
             assert np.array_equal(sr[k], sa[k]) and np.array_equal(sr[k], sb[k]), k

@@ -128,3 +128,85 @@ def test_deleting_and_clearing_state_as_in_torch(torch):
         np.testing.assert_allclose(
             ours.state[p]["momentum_buffer"], theirs.state[tp]["momentum_buffer"], rtol=1e-12
         )
+
+
+def test_state_dict_is_keyed_by_index_and_loads_across_libraries(torch):
+    """`state_dict()["state"]` is {index: state} over the parameters that have state, as torch
+    writes it; torch's state_dict loads into ours and ours into torch, and both runs then go on
+    as the uninterrupted one."""
+    ps = _params()
+    tps = [torch.tensor(p.data.copy(), requires_grad=True) for p in ps]
+    ours = optim.Adam([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.1}], lr=0.01, amsgrad=True)
+    theirs = torch.optim.Adam(
+        [{"params": tps[:2]}, {"params": tps[2:], "lr": 0.1}], lr=0.01, amsgrad=True, foreach=False
+    )
+
+    def step(opt_ours, opt_theirs, active: int = 3) -> None:
+        for p, tp in list(zip(ps, tps))[:active]:
+            p.grad = np.cos(3.0 * p.data)
+            tp.grad = torch.tensor(p.grad.copy())
+        opt_ours.step()
+        opt_theirs.step()
+
+    step(ours, theirs, active=2)  # the third parameter has no gradient yet: no state
+    assert list(ours.state_dict()["state"]) == list(theirs.state_dict()["state"]) == [0, 1]
+    step(ours, theirs)
+    mine, torchs = ours.state_dict(), theirs.state_dict()
+    assert mine["state"].keys() == torchs["state"].keys() == {0, 1, 2}
+    for i, row in torchs["state"].items():
+        assert set(mine["state"][i]) == set(row)
+        np.testing.assert_allclose(mine["state"][i]["max_exp_avg_sq"], row["max_exp_avg_sq"])
+
+    def as_numpy(x):
+        return x.numpy().copy() if isinstance(x, torch.Tensor) else x
+
+    # ours continues from torch's state, torch from ours (a step count as a float, as torch has it)
+    ours_from_torch = optim.Adam([{"params": ps[:2]}, {"params": ps[2:]}], lr=0.0)
+    ours_from_torch.load_state_dict(
+        {
+            "state": {
+                i: {k: as_numpy(v) for k, v in row.items()} for i, row in torchs["state"].items()
+            },
+            "param_groups": torchs["param_groups"],
+        }  # fmt: skip
+    )
+    theirs_from_ours = torch.optim.Adam(
+        [{"params": tps[:2]}, {"params": tps[2:]}], lr=0.0, foreach=False
+    )
+    theirs_from_ours.load_state_dict(
+        {
+            "state": {
+                i: {k: torch.tensor(v) for k, v in row.items()} for i, row in mine["state"].items()
+            },
+            "param_groups": [
+                {k: v for k, v in g.items() if k in torchs["param_groups"][0]}
+                for g in mine["param_groups"]
+            ],
+        }  # fmt: skip
+    )
+    assert ours_from_torch.state[ps[0]]["step"] == 2  # torch's float32 tensor, as our count
+    assert type(ours_from_torch.state[ps[0]]["step"]) is int
+    assert [g["lr"] for g in ours_from_torch.param_groups] == [0.01, 0.1]
+    assert [g["lr"] for g in theirs_from_ours.param_groups] == [0.01, 0.1]
+    for _ in range(5):
+        step(ours_from_torch, theirs_from_ours)
+    for p, tp in zip(ps, tps):
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(
+            ours_from_torch.state[p]["exp_avg"], theirs_from_ours.state[tp]["exp_avg"], rtol=1e-12
+        )
+
+
+def test_a_state_dict_naming_a_parameter_the_optimizer_lacks_is_refused():
+    ps = _params()
+    opt = optim.SGD(ps, lr=0.1, momentum=0.9)
+    good = {
+        "state": {"1": {"momentum_buffer": np.ones(2)}},
+        "param_groups": opt.state_dict()["param_groups"],
+    }
+    opt.load_state_dict(good)  # a JSON round trip turns the keys into strings
+    np.testing.assert_array_equal(opt.state[ps[1]]["momentum_buffer"], np.ones(2))
+    assert opt.state[ps[0]] == {}
+    for bad in (3, -1, "first"):
+        with pytest.raises(ValueError, match=f"parameter {bad!r}.*parameters 0 to 2"):
+            opt.load_state_dict({"state": {bad: {}}, "param_groups": good["param_groups"]})

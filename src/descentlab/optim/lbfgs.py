@@ -268,7 +268,7 @@ class LBFGS(Optimizer):
     def state_dict(self) -> dict[str, Any]:
         """As `Optimizer.state_dict`; the (s, y) history is stacked into 2-D arrays."""
         sd = super().state_dict()
-        st = sd["state"][0]
+        st = sd["state"].get(0, {})
         if "old_dirs" in st:
             n = self._flat_grad().size
             for key in ("old_dirs", "old_stps"):

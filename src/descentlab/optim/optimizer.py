@@ -452,11 +452,19 @@ class Optimizer:
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
-        """{'state': [per-parameter dict], 'param_groups': [hyperparameters + 'params': indices]}.
+        """{'state': {index: state}, 'param_groups': [hyperparameters + 'params': indices]}, as
+        PyTorch writes it: `state` holds the parameters that have state, by their position over
+        all groups in order (`load_state_dict` also takes the list of every parameter's dict that
+        descentlab wrote before).
 
-        Arrays are copies; everything else is a JSON-able number, list, dict or None.
+        Arrays are copies (PyTorch hands out its live tensors); everything else is a JSON-able
+        number, list, dict or None.
         """
-        state = [{k: _copy_value(v) for k, v in s.items()} for s in self._state]
+        state = {
+            i: {k: _copy_value(v) for k, v in row.items()}
+            for i, row in enumerate(self._state)
+            if row
+        }
         groups, offset = [], 0
         for group in self.param_groups:
             entry = {k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items()}
@@ -484,9 +492,7 @@ class Optimizer:
                     f"this optimizer has {len(mine['params'])}"
                 )
         if isinstance(saved_state, Mapping):  # {index: state} as PyTorch writes it
-            saved_state = [
-                saved_state.get(i, saved_state.get(str(i), {})) for i in range(len(self._state))
-            ]
+            saved_state = self._state_by_position(saved_state)
         if len(saved_state) != len(self._state):
             raise ValueError(
                 f"state_dict holds state for {len(saved_state)} parameters, expected {len(self._state)}"
@@ -507,6 +513,41 @@ class Optimizer:
                 if k != "params":
                     mine[k] = tuple(v) if k in _TUPLE_KEYS else v
         self._state = new_state
+        self._counters_as_ints()
+
+    def _counters_as_ints(self) -> None:
+        """Loaded step counters as the ints the transforms count with: PyTorch keeps `step` as a
+        float32 tensor, and a float32 count would round Adam's bias correction 1 - beta2**t."""
+        offset = 0
+        for group in self.param_groups:
+            params = group["params"]
+            rows = self._state[offset : offset + len(params)]
+            offset += len(params)
+            if not params or not any(rows):
+                continue
+            try:
+                fresh = self._transform(group).init([params[0].data])
+            except NotImplementedError:  # no chain (L-BFGS): its state is its own
+                continue
+            counters = [k for k, v in fresh.items() if type(v[0]) is int]
+            for row in rows:
+                for k in counters:
+                    if k in row and type(row[k]) is not int:
+                        value = float(np.asarray(row[k]).item())
+                        if value.is_integer():
+                            row[k] = int(value)
+
+    def _state_by_position(self, saved: Mapping[Any, Any]) -> list[Any]:
+        """A saved {index: state} (int keys, or their strings after a JSON round trip) as the list
+        of every parameter's state, {} for the parameters it leaves out."""
+        n = len(self._state)
+        for key in saved:
+            if not (str(key).isdigit() and int(key) < n):
+                raise ValueError(
+                    f"state_dict holds state for parameter {key!r}; this optimizer has parameters "
+                    f"0 to {n - 1}"
+                )
+        return [saved.get(i, saved.get(str(i), {})) for i in range(n)]
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
