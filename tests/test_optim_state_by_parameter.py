@@ -210,3 +210,33 @@ def test_a_state_dict_naming_a_parameter_the_optimizer_lacks_is_refused():
     for bad in (3, -1, "first"):
         with pytest.raises(ValueError, match=f"parameter {bad!r}.*parameters 0 to 2"):
             opt.load_state_dict({"state": {bad: {}}, "param_groups": good["param_groups"]})
+
+
+def test_adagrad_state_exists_before_the_first_step_as_in_torch(torch):
+    """torch's AdaGrad creates its accumulator (at initial_accumulator_value) and step 0 in the
+    constructor; ours too, also for a group added later (where torch's first step would fail)."""
+    ps = _params()
+    tps = [torch.tensor(p.data.copy(), requires_grad=True) for p in ps]
+    ours = optim.Adagrad(ps[:2], lr=0.1, initial_accumulator_value=0.5)
+    theirs = torch.optim.Adagrad(tps[:2], lr=0.1, initial_accumulator_value=0.5, foreach=False)
+    assert len(ours.state) == len(theirs.state) == 2
+    assert ours.state_dict()["state"].keys() == theirs.state_dict()["state"].keys() == {0, 1}
+    for p, tp in zip(ps[:2], tps[:2]):
+        assert ours.state[p]["step"] == 0 == float(theirs.state[tp]["step"])
+        np.testing.assert_array_equal(ours.state[p]["sum"], theirs.state[tp]["sum"].numpy())
+    ours.add_param_group({"params": [ps[2]], "lr": 0.05})
+    assert ours.state[ps[2]]["step"] == 0 and np.all(ours.state[ps[2]]["sum"] == 0.5)
+    theirs.add_param_group({"params": [tps[2]], "lr": 0.05})
+    theirs.state[tps[2]].update(step=torch.tensor(0.0), sum=torch.full_like(tps[2], 0.5))
+    for step in range(4):  # the first parameter gets no gradient at step 1: its state waits
+        for p, tp in zip(ps, tps):
+            p.grad = None if (step == 0 and p is ps[0]) else np.sin(2.0 * p.data)
+            tp.grad = None if p.grad is None else torch.tensor(p.grad.copy())
+        ours.step()
+        theirs.step()
+        assert [ours.state[p]["step"] for p in ps] == [float(theirs.state[t]["step"]) for t in tps]
+    for p, tp in zip(ps, tps):
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(
+            ours.state[p]["sum"], theirs.state[tp]["sum"].numpy(), rtol=1e-12
+        )

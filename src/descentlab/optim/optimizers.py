@@ -109,6 +109,18 @@ class Adagrad(Optimizer):
                 "must be >= 0"
             )
 
+    def add_param_group(self, param_group: Mapping[str, Any]) -> None:
+        """As `Optimizer.add_param_group`; the group's state exists at once, as in PyTorch's AdaGrad:
+        `state[p]["sum"]` holds initial_accumulator_value and `step` is 0 before the first step.
+        (PyTorch creates it in the constructor only, so a group added later fails at its first
+        step there; here it starts like the others.)"""
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        fresh = self._transform(group).init([p.data for p in group["params"]])
+        first = len(self._state) - len(group["params"])
+        for j in range(len(group["params"])):
+            self._state[first + j] = {k: v[j] for k, v in fresh.items()}
+
     def _transform(self, g: Mapping[str, Any]) -> GradientTransformation:
         return T.chain(
             *_head(g),
