@@ -150,6 +150,7 @@ class Isolated:
             target=_serve, args=(child, name, kind, sizes, torch_threads), daemon=True
         )
         self.process.start()
+        child.close()  # this end lives in the child: if it dies, recv() then raises EOFError
         self.conn.recv()  # built and warmed up
 
     def block(self, settle: float, block: int) -> list[float]:
@@ -157,7 +158,8 @@ class Isolated:
         return self.conn.recv()
 
     def close(self) -> None:
-        self.conn.send(None)
+        if self.process.is_alive():
+            self.conn.send(None)
         self.process.join()
 
 
@@ -196,11 +198,11 @@ def timed_block(fn: Callable[[], None], settle: float, block: int) -> list[float
 
 def isolated_time(kind: str, sizes: list[int], reps: int, torch_threads: int,
                   block: int = 5) -> dict[str, float]:  # fmt: skip
-    workers = {
-        name: Isolated(name, kind, sizes, torch_threads) for name in ("torch", "ours", "flat")
-    }
-    times: dict[str, list[float]] = {k: [] for k in workers}
+    workers: dict[str, Isolated] = {}
+    times: dict[str, list[float]] = {name: [] for name in ("torch", "ours", "flat")}
     try:
+        for name in times:
+            workers[name] = Isolated(name, kind, sizes, torch_threads)
         for _ in range(0, reps, block):
             for name, worker in workers.items():
                 times[name] += worker.block(SETTLE, block)

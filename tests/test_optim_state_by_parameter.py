@@ -240,3 +240,78 @@ def test_adagrad_state_exists_before_the_first_step_as_in_torch(torch):
         np.testing.assert_allclose(
             ours.state[p]["sum"], theirs.state[tp]["sum"].numpy(), rtol=1e-12
         )
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("RMSprop", {"momentum": 0.5, "centered": True}),
+        ("Adadelta", {}),
+        ("Adam", {}),
+        ("NAdam", {}),
+        ("Adagrad", {"lr_decay": 0.01}),
+    ],  # fmt: skip
+)
+def test_state_dicts_carry_over_between_torch_and_ours_as_they_are(torch, name, kwargs):
+    """torch's state_dict loads here as torch gives it (tensors, float32 step counts), ours into
+    torch once its arrays are tensors, for optimizers whose state holds a step count (RMSprop and
+    Adadelta keep one that their update does not use): both runs then go on alike."""
+    ps = _params()
+    tps = [torch.tensor(p.data.copy(), requires_grad=True) for p in ps]
+    ours = getattr(optim, name)(ps, lr=0.01, **kwargs)
+    theirs = getattr(torch.optim, name)(tps, lr=0.01, foreach=False, **kwargs)
+
+    def step(opt_ours, opt_theirs) -> None:
+        for p, tp in zip(ps, tps):
+            p.grad = np.cos(3.0 * p.data)
+            tp.grad = torch.tensor(p.grad.copy())
+        opt_ours.step()
+        opt_theirs.step()
+
+    for _ in range(3):
+        step(ours, theirs)
+    mine, torchs = ours.state_dict(), theirs.state_dict()
+    assert {i: set(row) for i, row in mine["state"].items()} == {
+        i: set(row) for i, row in torchs["state"].items()
+    }
+    ours_from_torch = getattr(optim, name)(ps, lr=0.01, **kwargs)
+    ours_from_torch.load_state_dict(theirs.state_dict())  # torch's tensors as they are
+    assert all(
+        type(row["step"]) is int and row["step"] == 3 for row in ours_from_torch.state.values()
+    )
+    theirs_from_ours = getattr(torch.optim, name)(tps, lr=0.01, foreach=False, **kwargs)
+    theirs_from_ours.load_state_dict(
+        {
+            "state": {
+                i: {k: torch.tensor(v) for k, v in row.items()} for i, row in mine["state"].items()
+            },
+            "param_groups": [
+                {k: v for k, v in g.items() if k in torchs["param_groups"][0]}
+                for g in mine["param_groups"]
+            ],
+        }  # fmt: skip
+    )
+    for _ in range(4):
+        step(ours_from_torch, theirs_from_ours)
+    # torch keeps NAdam's running product of momenta as a tensor of its default dtype (float32
+    # here), so its float64 run rounds that product to float32 at every step
+    rtol = 1e-7 if name == "NAdam" else 1e-12
+    for p, tp in zip(ps, tps):
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=rtol)
+    assert all(row["step"] == 7 for row in ours_from_torch.state.values())
+    assert all(float(row["step"]) == 7 for row in theirs_from_ours.state.values())
+
+
+def test_a_state_index_written_in_another_form_is_refused_not_dropped():
+    ps = _params()
+    opt = optim.SGD(ps, lr=0.1, momentum=0.9)
+    groups = opt.state_dict()["param_groups"]
+    for bad in ("01", True, " 1"):
+        with pytest.raises(ValueError, match="state_dict holds state for parameter"):
+            opt.load_state_dict(
+                {"state": {bad: {"momentum_buffer": np.ones(2)}}, "param_groups": groups}
+            )
+    opt.load_state_dict(
+        {"state": {np.int64(1): {"momentum_buffer": np.ones(2)}}, "param_groups": groups}
+    )
+    np.testing.assert_array_equal(opt.state[ps[1]]["momentum_buffer"], np.ones(2))

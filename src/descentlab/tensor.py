@@ -188,6 +188,14 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     return arr
 
 
+def _torch_to_numpy(value: Any) -> Any:
+    """A torch tensor (or one of ours) as a NumPy array, anything else as it is: load_state_dict
+    accepts PyTorch's tensors without importing torch."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        return value.detach().cpu().numpy()
+    return value
+
+
 def _unwrap(obj: Any) -> Any:
     """Tensors (also inside lists, tuples and dicts) as their arrays."""
     if isinstance(obj, Tensor):

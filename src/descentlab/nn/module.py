@@ -26,7 +26,7 @@ import numpy as np
 
 from descentlab._memory import copy_aligned
 from descentlab.device import cpu_only_error, parse_to
-from descentlab.tensor import Tensor, _to_array
+from descentlab.tensor import Tensor, _to_array, _torch_to_numpy
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "IncompatibleKeys"]
 
@@ -424,13 +424,6 @@ def _buffer_array(value: Any) -> np.ndarray:
     if isinstance(value, Tensor):
         return value.data
     return np.asarray(value)
-
-
-def _torch_to_numpy(value: Any) -> Any:
-    """Accept torch tensors in load_state_dict without importing torch."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        return value.detach().cpu().numpy()
-    return value
 
 
 class Sequential(Module):

@@ -41,7 +41,7 @@ from descentlab._memory import empty_aligned
 from descentlab.optim._workers import Workers
 from descentlab.optim.transforms import GradientTransformation, apply_updates, readonly
 from descentlab.optim.workspace import scratch, work_item
-from descentlab.tensor import Tensor, enable_grad
+from descentlab.tensor import Tensor, _torch_to_numpy, enable_grad
 
 __all__ = ["Optimizer", "check_hyperparameters", "set_num_threads", "get_num_threads"]
 
@@ -99,7 +99,8 @@ class ParamState:
     As PyTorch's dict, it holds the parameters that have state: iteration, `len()`, `keys()`,
     `values()`, `items()`, `get()` and `p in state` see those, in parameter order; `del state[p]`
     and `clear()` forget state (the next step starts it afresh, as PyTorch's does). A parameter's
-    state is an empty dict until its first step (PyTorch's defaultdict would add one on `state[p]`;
+    state is an empty dict until its first step (AdaGrad's, as PyTorch's, exists from the start;
+    PyTorch's defaultdict would add one on `state[p]`;
     here it is the optimizer's own row, counted once it holds something). A view: writing
     `state[p] = {...}` writes the optimizer's own state.
 
@@ -504,6 +505,7 @@ class Optimizer:
             if not isinstance(entry or {}, Mapping):
                 raise ValueError(f"state entry {i} must be a dict, got {type(entry).__name__}")
             for k, v in (entry or {}).items():
+                v = _torch_to_numpy(v)
                 if isinstance(v, np.ndarray) and v.shape == p.data.shape:
                     v = v.astype(p.data.dtype, copy=True)  # as PyTorch: state follows the param
                 restored[k] = _copy_value(v) if not isinstance(v, np.ndarray) else np.array(v)
@@ -542,7 +544,10 @@ class Optimizer:
         of every parameter's state, {} for the parameters it leaves out."""
         n = len(self._state)
         for key in saved:
-            if not (str(key).isdigit() and int(key) < n):
+            text = str(key)
+            if isinstance(key, bool) or not (
+                text.isdigit() and text == str(int(text)) and int(text) < n
+            ):
                 raise ValueError(
                     f"state_dict holds state for parameter {key!r}; this optimizer has parameters "
                     f"0 to {n - 1}"

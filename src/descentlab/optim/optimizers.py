@@ -151,7 +151,7 @@ class RMSprop(Optimizer):
             raise ValueError(f"invalid alpha: {group['alpha']!r}; alpha must be in [0, 1]")
 
     def _transform(self, g: Mapping[str, Any]) -> GradientTransformation:
-        parts = [*_head(g), T.scale_by_rms(g["alpha"], g["eps"], g["centered"])]
+        parts = [T.count_steps(), *_head(g), T.scale_by_rms(g["alpha"], g["eps"], g["centered"])]
         if g["momentum"] > 0.0:
             parts.append(T.trace(g["momentum"], convention="keras"))  # zero-initialised buffer
         return T.chain(*parts, _lr(g))
@@ -174,7 +174,7 @@ class Adadelta(Optimizer):
                                       maximize=maximize))  # fmt: skip
 
     def _transform(self, g: Mapping[str, Any]) -> GradientTransformation:
-        return T.chain(*_head(g), T.scale_by_adadelta(g["rho"], g["eps"]), _lr(g))
+        return T.chain(T.count_steps(), *_head(g), T.scale_by_adadelta(g["rho"], g["eps"]), _lr(g))
 
 
 class Adam(Optimizer):

@@ -47,6 +47,7 @@ __all__ = [
     "apply_updates",
     "chain",
     "identity",
+    "count_steps",
     "scale",
     "scale_by_learning_rate",
     "maximize",
@@ -247,6 +248,29 @@ def _stateless(
 def identity() -> GradientTransformation:
     """Leave the updates unchanged (a neutral element of `chain`)."""
     return _stateless(lambda u, p, h: u, elementwise=True, readonly_updates=True)
+
+
+def count_steps(key: str = "step") -> GradientTransformation:
+    """Count each parameter's steps under `state[key]`, leaving the updates unchanged.
+
+    PyTorch's RMSprop and Adadelta keep such a count (`state[p]["step"]`) that their update does
+    not use; keeping it too makes state_dicts carry over between the two libraries.
+
+    Example:
+        >>> tx = chain(count_steps(), scale_by_rms(0.99), scale_by_learning_rate(0.01))
+    """
+
+    def init(params: Sequence[np.ndarray]) -> State:
+        return {key: [0] * len(params)}
+
+    def update(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
+               hyper: Hyper = None) -> tuple[Arrays, State]:  # fmt: skip
+        counts = state[key]
+        for i in range(len(counts)):
+            counts[i] += 1
+        return updates, state
+
+    return GradientTransformation(init, update, elementwise=True, readonly_updates=True)
 
 
 # ----------------------------------------------------------------------------- scaling
