@@ -130,6 +130,15 @@ def test_deleting_and_clearing_state_as_in_torch(torch):
         )
 
 
+def _as_torch(torch, mine: dict, torchs: dict) -> dict:  # noqa: ANN001
+    """Our state_dict with its arrays as tensors and only the group keys torch's has."""
+    return {
+        "state": {i: {k: torch.tensor(v) for k, v in row.items()} for i, row in mine["state"].items()},
+        "param_groups": [{k: v for k, v in g.items() if k in torchs["param_groups"][0]}
+                         for g in mine["param_groups"]],
+    }  # fmt: skip
+
+
 def test_state_dict_is_keyed_by_index_and_loads_across_libraries(torch):
     """`state_dict()["state"]` is {index: state} over the parameters that have state, as torch
     writes it; torch's state_dict loads into ours and ours into torch, and both runs then go on
@@ -173,17 +182,7 @@ def test_state_dict_is_keyed_by_index_and_loads_across_libraries(torch):
     theirs_from_ours = torch.optim.Adam(
         [{"params": tps[:2]}, {"params": tps[2:]}], lr=0.0, foreach=False
     )
-    theirs_from_ours.load_state_dict(
-        {
-            "state": {
-                i: {k: torch.tensor(v) for k, v in row.items()} for i, row in mine["state"].items()
-            },
-            "param_groups": [
-                {k: v for k, v in g.items() if k in torchs["param_groups"][0]}
-                for g in mine["param_groups"]
-            ],
-        }  # fmt: skip
-    )
+    theirs_from_ours.load_state_dict(_as_torch(torch, mine, torchs))
     assert ours_from_torch.state[ps[0]]["step"] == 2  # torch's float32 tensor, as our count
     assert type(ours_from_torch.state[ps[0]]["step"]) is int
     assert [g["lr"] for g in ours_from_torch.param_groups] == [0.01, 0.1]
@@ -280,17 +279,7 @@ def test_state_dicts_carry_over_between_torch_and_ours_as_they_are(torch, name, 
         type(row["step"]) is int and row["step"] == 3 for row in ours_from_torch.state.values()
     )
     theirs_from_ours = getattr(torch.optim, name)(tps, lr=0.01, foreach=False, **kwargs)
-    theirs_from_ours.load_state_dict(
-        {
-            "state": {
-                i: {k: torch.tensor(v) for k, v in row.items()} for i, row in mine["state"].items()
-            },
-            "param_groups": [
-                {k: v for k, v in g.items() if k in torchs["param_groups"][0]}
-                for g in mine["param_groups"]
-            ],
-        }  # fmt: skip
-    )
+    theirs_from_ours.load_state_dict(_as_torch(torch, mine, torchs))
     for _ in range(4):
         step(ours_from_torch, theirs_from_ours)
     # torch keeps NAdam's running product of momenta as a tensor of its default dtype (float32
