@@ -265,9 +265,7 @@ def count_steps(key: str = "step") -> GradientTransformation:
 
     def update(updates: Arrays, state: State, params: Sequence[np.ndarray] = (),
                hyper: Hyper = None) -> tuple[Arrays, State]:  # fmt: skip
-        counts = state[key]
-        for i in range(len(counts)):
-            counts[i] += 1
+        _steps(state, key, None)
         return updates, state
 
     return GradientTransformation(init, update, elementwise=True, readonly_updates=True)
