@@ -6,8 +6,7 @@ float32 parameters split into 4 and 40 tensors. Each configuration is timed as t
 `--stat min`, the minimum) of `--reps` steps after a 12-step warm-up, alternating the two libraries in
 blocks so that machine noise hits both alike; each block starts with ~15 ms of untimed steps
 (torch's OpenMP workers spin for ~10 ms after its last op and would take a core from the next
-block).
-Gradients are fixed random arrays.
+block). Gradients are fixed random arrays.
 
 The floor is memory bandwidth: a step must at least read the parameters, gradients and optimizer
 state and write back the parameters and state (Adam: read p, g, m, v and write p, m, v = 7 x 4
@@ -124,6 +123,12 @@ def make_torch(kind: str, sizes: list[int], rng: np.random.Generator) -> Callabl
 SETTLE = 0.015
 
 
+def summarize(times: dict[str, list[float]]) -> dict[str, float]:
+    """Each library's step time: the median of its samples, or with `--stat min` the minimum."""
+    pick = min if STAT == "min" else statistics.median
+    return {k: pick(v) for k, v in times.items()}
+
+
 def median_time(fns: dict[str, Callable[[], None]], reps: int, block: int = 5) -> dict[str, float]:
     for fn in fns.values():  # warm-up: creates optimizer state, pages in buffers, and lets
         for _ in range(12):  # descentlab time its ways of stepping (see _Tuner)
@@ -132,8 +137,7 @@ def median_time(fns: dict[str, Callable[[], None]], reps: int, block: int = 5) -
     for _ in range(0, reps, block):
         for name, fn in fns.items():
             times[name] += timed_block(fn, SETTLE, block)
-    pick = min if STAT == "min" else statistics.median
-    return {k: pick(v) for k, v in times.items()}
+    return summarize(times)
 
 
 class Isolated:
@@ -209,8 +213,7 @@ def isolated_time(kind: str, sizes: list[int], reps: int, torch_threads: int,
     finally:
         for worker in workers.values():
             worker.close()
-    pick = min if STAT == "min" else statistics.median
-    return {k: pick(v) for k, v in times.items()}
+    return summarize(times)
 
 
 def main() -> None:
