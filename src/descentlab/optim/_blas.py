@@ -29,12 +29,13 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["axpy", "axpby", "available"]
+__all__ = ["axpy", "axpby", "available", "recording", "run"]
 
 # cblas_saxpby by dtype (float32 only, see the module docstring), or None without a usable BLAS
 _Routines = dict[np.dtype, Callable[..., None]]
@@ -135,21 +136,77 @@ def available() -> bool:
     return _blas_for(probe, probe, 1.0, 1.0) is not None
 
 
+Call = tuple[Callable[..., Any], tuple[Any, ...], tuple[np.ndarray, ...]]  # fn, args, arrays
+
+
+class _Recorder(threading.local):
+    calls: list[Call] | None = None  # while recording() is open on this thread
+
+
+_recorder = _Recorder()
+
+
+class recording:
+    """While open (`with recording() as calls:`), `axpy` and `axpby` on this thread append their
+    pass to `calls` instead of running it; `run(calls)` runs them later, in order, on any thread.
+
+    A pass is recorded as it would have run (the BLAS routine and the arrays' addresses, or the
+    NumPy form), so running the record gives the same bits as running the passes at once. The
+    record keeps its arrays alive; nothing else may use them until it has run. The optimizer
+    uses it to hand a ready list of passes to a helper thread, which then needs the GIL only for
+    a moment between two passes (see `GradientTransformation.deferrable`).
+
+    Example:
+        >>> y = np.zeros(2, np.float32)
+        >>> with recording() as calls:
+        ...     axpy(2.0, np.ones(2, np.float32), y)
+        >>> y  # nothing ran yet
+        array([0., 0.], dtype=float32)
+        >>> run(calls); y
+        array([2., 2.], dtype=float32)
+    """
+
+    __slots__ = ("calls", "outer")
+
+    def __enter__(self) -> list[Call]:
+        self.outer, self.calls = _recorder.calls, []
+        _recorder.calls = self.calls
+        return self.calls
+
+    def __exit__(self, *exc: object) -> None:
+        _recorder.calls = self.outer
+
+
+def run(calls: list[Call]) -> None:
+    """Run recorded passes in order (see `recording`)."""
+    for fn, args, _ in calls:
+        fn(*args)
+
+
+def _axpy_numpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
+    y += x * a if a != 1.0 else x
+
+
+def _axpby_numpy(a: float, x: np.ndarray, b: float, y: np.ndarray) -> None:
+    ax = x * a if a != 1.0 or np.may_share_memory(x, y) else x  # before y changes
+    y *= b
+    y += ax
+
+
 def axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
     """y <- a * x + y, in place, in one pass (BLAS axpby with b = 1) where possible."""
-    routine = _blas_for(x, y, a, 1.0)
-    if routine is None:
-        y += x * a if a != 1.0 else x
-    else:
-        routine(y.size, a, _address(x), 1, 1.0, _address(y), 1)
+    axpby(a, x, 1.0, y)
 
 
 def axpby(a: float, x: np.ndarray, b: float, y: np.ndarray) -> None:
     """y <- a * x + b * y, in place, in one pass (BLAS axpby) where possible; x may be y."""
     routine = _blas_for(x, y, a, b)
     if routine is None:
-        ax = x * a if a != 1.0 or np.may_share_memory(x, y) else x  # before y changes
-        y *= b
-        y += ax
+        fn, args = (_axpy_numpy, (a, x, y)) if b == 1.0 else (_axpby_numpy, (a, x, b, y))
     else:
-        routine(y.size, a, _address(x), 1, b, _address(y), 1)
+        fn, args = routine, (y.size, a, _address(x), 1, b, _address(y), 1)
+    calls = _recorder.calls
+    if calls is None:
+        fn(*args)
+    else:
+        calls.append((fn, args, (x, y)))  # the addresses stay valid while the record lives

@@ -60,16 +60,18 @@ class Workers:
             finally:
                 done.release()
 
-    def run(self, fn: Callable[[], Any], helpers: int) -> list[Any]:
-        """fn() here and on `helpers` threads (at most `size`); waits for every one of them, even
-        when one raises or the wait is interrupted (Ctrl-C): no helper outlives the call. Then
-        raises the first error. A closed pool runs fn here only (fn must not rely on helpers)."""
+    def run(self, fn: Callable[[], Any], helpers: int,
+            helper_fn: Callable[[], Any] | None = None) -> list[Any]:  # fmt: skip
+        """fn() here and on `helpers` threads (at most `size`), or `helper_fn()` there when given;
+        waits for every one of them, even when one raises or the wait is interrupted (Ctrl-C): no
+        helper outlives the call. Then raises the first error. A closed pool runs fn here only
+        (fn must not rely on helpers, and a helper_fn's work must be done by fn then too)."""
         pending = []
         with self._lock:  # after close(), a queued task would wait forever behind its end markers
             for _ in range(0 if self._closed else min(helpers, self.size)):
                 done = _task_end()
                 out: list[Any] = []
-                self._tasks.put((fn, done, out))
+                self._tasks.put((fn if helper_fn is None else helper_fn, done, out))
                 pending.append((done, out))
         results: list[Any] = []
         try:

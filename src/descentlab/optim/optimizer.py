@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from descentlab._memory import empty_aligned
+from descentlab.optim import _blas
 from descentlab.optim._workers import Workers
 from descentlab.optim.transforms import GradientTransformation, apply_updates, readonly
 from descentlab.optim.workspace import scratch, work_item
@@ -678,8 +679,14 @@ class _Tuner:
     BURST = 3
     EXPLORE = (15, 300)
     SETTLE = 300
+    # The "handed" way's helper share (see _apply_handed): nudged up after a step whose helper
+    # finished first, down faster after one it did not, since then this thread sleeps until the
+    # helper is done and wakes slowly: at balance the helper finishes first three times in four.
+    SHARE = (0.25, 0.05, 0.5)  # start, least, most
+    SHARE_STEP = (0.01, 0.03)  # up, down
 
     def __init__(self) -> None:
+        self.share = self.SHARE[0]
         self.samples: dict[str, collections.deque[float]] = {}
         self.steps = 0
         self.turn = 0  # which of the other ways is timed next
@@ -711,11 +718,18 @@ class _Tuner:
             self.samples.setdefault(way, collections.deque(maxlen=self.TRIALS)).append(seconds)
         self.last = way
 
+    def helper_finished_first(self, first: bool) -> None:
+        """Adjust the helper's share of a "handed" step after one ran."""
+        least, most = self.SHARE[1:]
+        up, down = self.SHARE_STEP
+        self.share = min(most, self.share + up) if first else max(least, self.share - down)
+
 
 def _ways(tx: GradientTransformation, state: dict[str, list[Any]], params: list[np.ndarray],
           layout: _Layout | None) -> tuple[str, ...]:  # fmt: skip
     """The ways a step of these arrays may run, the usual best first: "whole" (the chain on whole
-    arrays), "pieces" (by work items on this thread), "threads" (work items on a few threads)."""
+    arrays), "pieces" (by work items on this thread), "threads" (work items on a few threads),
+    "handed" (a deferrable chain's passes recorded, a share handed to a helper thread)."""
     total = sum(p.size for p in params)
     if total <= _CHUNK and layout is None:  # one work item at most: nothing to share or cut
         return ("whole",)
@@ -731,6 +745,8 @@ def _ways(tx: GradientTransformation, state: dict[str, list[Any]], params: list[
     ]
     if usual != "whole" and total <= _WHOLE_MAX:
         ways.append("whole")
+    if tx.deferrable and _num_threads > 1 and layout is None:
+        ways.append("handed")
     return tuple(ways)
 
 
@@ -751,6 +767,10 @@ def _update(tx: GradientTransformation, grads: list[np.ndarray], state: dict[str
     if way == "whole":
         with work_item():  # the chain's temporaries come from this thread's workspace
             state = whole()
+    elif way == "handed" and all(_as_is(tx, g, p) for g, p in zip(grads, params)):
+        first = _apply_handed(tx, grads, state, params, hyper, tuner.share if tuner else 0.25)
+        if tuner is not None:
+            tuner.helper_finished_first(first)
     else:
         _apply_in_pieces(tx, grads, state, params, hyper, layout, threads=way == "threads")
     if tuner is not None:
@@ -925,6 +945,94 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
                 state[k][t] = value
             else:  # shared scalars: every tensor advanced alike
                 state[k] = [value] * len(params)
+
+
+def _apply_handed(tx: GradientTransformation, grads: list[np.ndarray],
+                  state: dict[str, list[Any]], params: list[np.ndarray],
+                  hyper: Mapping[str, Any], share: float) -> bool:  # fmt: skip
+    """params[i] += tx.update(grads[i]) for a deferrable chain, on this thread and a helper.
+
+    The helper's passes are recorded first (`_blas.recording`: BLAS routines and addresses) and
+    handed over, so it needs the GIL only for a moment between two passes; then this thread
+    records and runs its own. Threads that run the chain itself contend for the GIL between
+    NumPy calls, and each wait for it is a thread put to sleep and woken again (tens of
+    microseconds on a virtual machine), more than SGD's two passes per tensor take. The helper
+    takes the last `share` of the elements (cutting a tensor if need be: the chain is
+    elementwise, so the values are those of a whole-array step, bit for bit), as it starts late,
+    after waking up. If it has not started when this thread is done, this thread runs its passes
+    too. Returns whether the helper finished its passes before this thread finished its own.
+    """
+    sizes = [p.size for p in params]
+    total = sum(sizes)
+    mine, theirs = _split(sizes, total - max(1, min(total - 1, round(total * share))))
+    flat_p = [p.reshape(-1) for p in params]
+    flat_g = [g.reshape(-1) for g in grads]
+    flat_s = {k: [x.reshape(-1) if isinstance(x, np.ndarray) else None for x in v]
+              for k, v in state.items()}  # fmt: skip
+
+    def record(part: list[tuple[int, int, int]]) -> tuple[list[_blas.Call], dict, dict]:
+        pieces = {k: [state[k][t] if flat_s[k][t] is None else flat_s[k][t][a:b]
+                      for t, a, b in part] for k in state}  # fmt: skip
+        kept = {k: list(v) for k, v in pieces.items()}
+        with _blas.recording() as calls:
+            new = apply_updates(tx, [readonly(flat_g[t][a:b]) for t, a, b in part],
+                                pieces, [flat_p[t][a:b] for t, a, b in part], hyper)  # fmt: skip
+        return calls, kept, new
+
+    handed = record(theirs)
+    jobs = [handed[0]]
+    ended: list[float] = []
+
+    def helper() -> None:
+        try:
+            calls = jobs.pop()  # atomic: this thread may have taken it already
+        except IndexError:
+            return
+        _blas.run(calls)
+        ended.append(time.perf_counter())
+
+    def here() -> tuple[float, tuple[list[_blas.Call], dict, dict]]:
+        own = record(mine)
+        _blas.run(own[0])
+        done = time.perf_counter()
+        helper()  # the helper has not started (or the pool is closed): run its passes here
+        return done, own
+
+    done, own = _workers().run(here, 1, helper_fn=helper)[0]
+    _merge(own, mine, state)
+    _merge(handed, theirs, state)
+    return bool(ended) and ended[0] <= done
+
+
+def _split(sizes: list[int], cut: int) -> tuple[list[tuple[int, int, int]], ...]:
+    """Elements [0, cut) and [cut, total) of tensors laid end to end, as pieces (tensor, a, b)."""
+    before, after, start = [], [], 0
+    for t, n in enumerate(sizes):
+        if start + n <= cut:
+            before.append((t, 0, n))
+        elif start >= cut:
+            after.append((t, 0, n))
+        else:
+            before.append((t, 0, cut - start))
+            after.append((t, cut - start, n))
+        start += n
+    return before, after
+
+
+def _merge(recorded: tuple[list[Any], dict, dict], part: list[tuple[int, int, int]],
+           state: dict[str, list[Any]]) -> None:  # fmt: skip
+    """Bring a recorded part's new state into `state` (its passes have run): arrays updated in
+    place already, a new array copied into the old, a scalar from a tensor's first piece."""
+    _, kept, new = recorded
+    for k, values in new.items():
+        if k not in kept:
+            raise RuntimeError(f"transformation added state {k!r} during update")
+        for (t, a, _), before, after in zip(part, kept[k], values):
+            if isinstance(before, np.ndarray):
+                if after is not before:
+                    np.copyto(before, after)
+            elif a == 0:
+                state[k][t] = after
 
 
 def _owner(a: np.ndarray) -> Any:

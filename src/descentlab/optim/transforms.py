@@ -96,6 +96,12 @@ class GradientTransformation(NamedTuple):
     declares a transformation that only multiplies every update by that number (the learning
     rate). `apply_updates` uses them to fold scalings into the final add, which then costs one
     fused pass (BLAS axpby) instead of a pass per scaling plus one for the add.
+
+    `deferrable=True` declares that `update` (and `apply`), given read-only updates and state that
+    a first step has created, touch array data only through `_blas.axpy` and `_blas.axpby` and
+    take no temporaries: their passes may then be recorded (`_blas.recording`) and run later, in
+    order, on another thread. Momentum (`trace`) is; a chain is when every part is, trailing
+    scalings aside.
     """
 
     init: Callable[[Sequence[np.ndarray]], State]
@@ -104,6 +110,7 @@ class GradientTransformation(NamedTuple):
     readonly_updates: bool = False
     apply: Callable[..., State] | None = None
     scalar: Callable[[State, Hyper], float] | None = None
+    deferrable: bool = False
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -230,7 +237,21 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
 
     return GradientTransformation(init, update, all(t.elementwise for t in transforms),
                                   all(t.readonly_updates for t in transforms),
-                                  apply if transforms else None)  # fmt: skip
+                                  apply if transforms else None,
+                                  deferrable=_deferrable(transforms))  # fmt: skip
+
+
+def _deferrable(transforms: Sequence[GradientTransformation]) -> bool:
+    """Is `chain(*transforms).apply` deferrable? Its trailing scalings only join the factor, and
+    the last other part runs through `apply_updates`, where a scaling also only joins it."""
+    last = len(transforms) - 1
+    while last > 0 and transforms[last].scalar is not None:
+        last -= 1
+    if last < 0:
+        return False
+    tail = transforms[last]
+    applied = tail.deferrable or (tail.apply is None and tail.scalar is not None)
+    return applied and all(t.deferrable for t in transforms[:last])
 
 
 def _stateless(
@@ -417,7 +438,8 @@ def trace(momentum: float = 0.9, dampening: float = 0.0, nesterov: bool = False,
                 out.append(readonly(b))  # the buffer itself, no copy
         return out, state
 
-    return GradientTransformation(init, update, elementwise=True, readonly_updates=True)
+    return GradientTransformation(init, update, elementwise=True, readonly_updates=True,
+                                  deferrable=not nesterov)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- adaptive scalings
