@@ -8,6 +8,9 @@ BLAS, a non-contiguous array, and float64 always). `axpy` is `axpby` with b = 1 
 own axpy: that one wakes OpenBLAS's worker threads, which then spin on the core our own step
 threads (and the next GEMM) want, for no gain on cache-sized pieces.
 
+`recording()` collects the passes instead of running them, for `run()` to run later on another
+thread (the optimizer's "handed" step, see `optimizer._apply_handed`).
+
 Rounding: a fused multiply-add rounds once, so the result may differ from the two-pass NumPy form
 in the last bit, and OpenBLAS picks its kernel by CPU. Which path runs depends only on the dtype
 and layout, never on the size, so an array cut into pieces rounds exactly as the whole, and runs
@@ -146,7 +149,20 @@ class _Recorder(threading.local):
 _recorder = _Recorder()
 
 
-class recording:
+class _Recording:
+    # a class, not @contextmanager: the optimizer opens one per part of a step
+    __slots__ = ("calls", "outer")
+
+    def __enter__(self) -> list[Call]:
+        self.outer, self.calls = _recorder.calls, []
+        _recorder.calls = self.calls
+        return self.calls
+
+    def __exit__(self, *exc: object) -> None:
+        _recorder.calls = self.outer
+
+
+def recording() -> _Recording:
     """While open (`with recording() as calls:`), `axpy` and `axpby` on this thread append their
     pass to `calls` instead of running it; `run(calls)` runs them later, in order, on any thread.
 
@@ -165,16 +181,7 @@ class recording:
         >>> run(calls); y
         array([2., 2.], dtype=float32)
     """
-
-    __slots__ = ("calls", "outer")
-
-    def __enter__(self) -> list[Call]:
-        self.outer, self.calls = _recorder.calls, []
-        _recorder.calls = self.calls
-        return self.calls
-
-    def __exit__(self, *exc: object) -> None:
-        _recorder.calls = self.outer
+    return _Recording()
 
 
 def run(calls: list[Call]) -> None:
