@@ -110,8 +110,9 @@ def _run(make, way: str, monkeypatch, sizes=(300_001, 7, 1000, 250_000), share=N
         lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.3),
         lambda ps: optim.SGD(ps, lr=0.1),
         lambda ps: optim.SGD([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.0}], momentum=0.5),
+        lambda ps: K.SGD(learning_rate=0.1, params=ps),  # its step count is in hyper
     ],
-    ids=["momentum", "dampening", "plain", "groups-lr0"],
+    ids=["momentum", "dampening", "plain", "groups-lr0", "keras-plain"],
 )
 @pytest.mark.parametrize("share", [0.001, 0.3, 0.5, 0.999])  # cuts inside tensors and between
 def test_a_handed_step_matches_the_whole_array_step_bit_for_bit(make, share, monkeypatch):
