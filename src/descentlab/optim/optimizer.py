@@ -924,16 +924,8 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
             kept = {k: list(v) for k, v in pieces.items()}
             with work_item():  # the chain's temporaries come from this thread's workspace
                 new_s = apply_updates(tx, updates, pieces, views, hyper)
-            starts = [a for _, a, _ in item] if layout is None else [0]
-            for k, values in new_s.items():
-                if k not in kept:
-                    raise RuntimeError(f"transformation added state {k!r} during update")
-                for j, (before, after) in enumerate(zip(kept[k], values)):
-                    if isinstance(before, np.ndarray):
-                        if after is not before:
-                            np.copyto(before, after)
-                    elif starts[j] == 0:  # a tensor's first piece (flat: every item alike)
-                        scalars.append((k, item[j][0], after))
+            # flat: one piece per item, every item's scalars alike
+            scalars += _settle(kept, new_s, item if layout is None else [(item[0][0], 0, 0)])
         return scalars
 
     next_item = itertools.count().__next__  # atomic under the GIL
@@ -1019,11 +1011,12 @@ def _split(sizes: list[int], cut: int) -> tuple[list[tuple[int, int, int]], ...]
     return before, after
 
 
-def _merge(recorded: tuple[list[Any], dict, dict], part: list[tuple[int, int, int]],
-           state: dict[str, list[Any]]) -> None:  # fmt: skip
-    """Bring a recorded part's new state into `state` (its passes have run): arrays updated in
-    place already, a new array copied into the old, a scalar from a tensor's first piece."""
-    _, kept, new = recorded
+def _settle(kept: dict[str, list[Any]], new: dict[str, list[Any]],
+            part: list[tuple[int, int, int]]) -> list[tuple[str, int, Any]]:  # fmt: skip
+    """After the chain ran on pieces (tensor, a, b): copy a new state array into the piece it
+    replaces (most are updated in place), and return (key, tensor, value) for the scalars of
+    each tensor's first piece (every piece's scalars advance alike)."""
+    scalars = []
     for k, values in new.items():
         if k not in kept:
             raise RuntimeError(f"transformation added state {k!r} during update")
@@ -1032,7 +1025,15 @@ def _merge(recorded: tuple[list[Any], dict, dict], part: list[tuple[int, int, in
                 if after is not before:
                     np.copyto(before, after)
             elif a == 0:
-                state[k][t] = after
+                scalars.append((k, t, after))
+    return scalars
+
+
+def _merge(recorded: tuple[list[Any], dict, dict], part: list[tuple[int, int, int]],
+           state: dict[str, list[Any]]) -> None:  # fmt: skip
+    """Bring a recorded part's new state into `state`, once its passes have run."""
+    for k, t, value in _settle(recorded[1], recorded[2], part):
+        state[k][t] = value
 
 
 def _owner(a: np.ndarray) -> Any:
