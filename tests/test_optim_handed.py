@@ -211,3 +211,13 @@ def test_keras_sgd_is_not_handed():
     # Keras puts lr inside the buffer (a scaling before trace, np.multiply): not deferrable
     p = [dl.nn.Parameter(np.ones(3, np.float32))]
     assert not _chain(K.SGD(learning_rate=0.1, momentum=0.9, params=p)).deferrable
+
+
+def test_a_gradient_that_needs_a_cast_is_not_handed():
+    from descentlab.optim.optimizer import _ways
+
+    p = [np.zeros(600_000, np.float32)]
+    state = {"momentum_buffer": [np.zeros(600_000, np.float32)]}
+    tx = _chain(optim.SGD([dl.nn.Parameter(p[0])], lr=0.1, momentum=0.9))
+    assert "handed" in _ways(tx, state, p, None, [np.zeros(600_000, np.float32)])
+    assert "handed" not in _ways(tx, state, p, None, [np.zeros(600_000, np.float64)])

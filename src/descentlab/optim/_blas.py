@@ -208,11 +208,14 @@ def axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
 def axpby(a: float, x: np.ndarray, b: float, y: np.ndarray) -> None:
     """y <- a * x + b * y, in place, in one pass (BLAS axpby) where possible; x may be y."""
     routine = _blas_for(x, y, a, b)
+    calls = _recorder.calls
+    if routine is not None and calls is None:  # the usual case: no tuple built
+        routine(y.size, a, _address(x), 1, b, _address(y), 1)
+        return
     if routine is None:
         fn, args = (_axpy_numpy, (a, x, y)) if b == 1.0 else (_axpby_numpy, (a, x, b, y))
     else:
         fn, args = routine, (y.size, a, _address(x), 1, b, _address(y), 1)
-    calls = _recorder.calls
     if calls is None:
         fn(*args)
     else:

@@ -726,10 +726,11 @@ class _Tuner:
 
 
 def _ways(tx: GradientTransformation, state: dict[str, list[Any]], params: list[np.ndarray],
-          layout: _Layout | None) -> tuple[str, ...]:  # fmt: skip
+          layout: _Layout | None, grads: list[np.ndarray]) -> tuple[str, ...]:  # fmt: skip
     """The ways a step of these arrays may run, the usual best first: "whole" (the chain on whole
     arrays), "pieces" (by work items on this thread), "threads" (work items on a few threads),
-    "handed" (a deferrable chain's passes recorded, a share handed to a helper thread)."""
+    "handed" (a deferrable chain's passes recorded, a share handed to a helper thread; only
+    where it may read every gradient as it is)."""
     total = sum(p.size for p in params)
     if total <= _CHUNK and layout is None:  # one work item at most: nothing to share or cut
         return ("whole",)
@@ -745,7 +746,12 @@ def _ways(tx: GradientTransformation, state: dict[str, list[Any]], params: list[
     ]
     if usual != "whole" and total <= _WHOLE_MAX:
         ways.append("whole")
-    if tx.deferrable and _num_threads > 1 and layout is None:
+    if (
+        tx.deferrable
+        and _num_threads > 1
+        and layout is None
+        and all(_as_is(tx, g, p) for g, p in zip(grads, params))
+    ):
         ways.append("handed")
     return tuple(ways)
 
@@ -757,7 +763,7 @@ def _update(tx: GradientTransformation, grads: list[np.ndarray], state: dict[str
     """params += tx.update(grads), the fastest way (`_Tuner`; without one, the usual way): by work
     items (`_apply_in_pieces`) on one thread or a few, or by `whole()`, the caller's step on whole
     arrays (it returns the new state). `grads` are only read. Returns the new state."""
-    ways = _ways(tx, state, params, layout)
+    ways = _ways(tx, state, params, layout, grads)
     if tuner is None or len(ways) == 1:
         way = ways[0]
         tuner = None
@@ -767,10 +773,9 @@ def _update(tx: GradientTransformation, grads: list[np.ndarray], state: dict[str
     if way == "whole":
         with work_item():  # the chain's temporaries come from this thread's workspace
             state = whole()
-    elif way == "handed" and all(_as_is(tx, g, p) for g, p in zip(grads, params)):
-        first = _apply_handed(tx, grads, state, params, hyper, tuner.share if tuner else 0.25)
-        if tuner is not None:
-            tuner.helper_finished_first(first)
+    elif way == "handed":  # offered only beside others: a tuner chose it
+        assert tuner is not None
+        tuner.helper_finished_first(_apply_handed(tx, grads, state, params, hyper, tuner.share))
     else:
         _apply_in_pieces(tx, grads, state, params, hyper, layout, threads=way == "threads")
     if tuner is not None:
