@@ -26,11 +26,14 @@ def test_a_record_runs_later_with_the_bits_of_running_at_once(dtype):
         _blas.axpby(0.3, x, 0.9, y)
         _blas.axpy(-0.7, y, y)
         _blas.axpby(0.0, x, 0.5, y)  # a zero coefficient: the NumPy form either way
+        np.sqrt(np.abs(y), out=y)
     with _blas.recording() as calls:
         _blas.axpby(0.3, x, 0.9, later)
         _blas.axpy(-0.7, later, later)
         _blas.axpby(0.0, x, 0.5, later)
-    assert len(calls) == 3 and np.array_equal(later, y0)  # nothing ran yet
+        assert _blas.ufunc_pass(np.absolute, later, later) is later  # the output, not yet written
+        _blas.ufunc_pass(np.sqrt, later, later)
+    assert len(calls) == 5 and np.array_equal(later, y0)  # nothing ran yet
     _blas.run(calls)
     assert np.array_equal(later, now)
 
@@ -70,11 +73,20 @@ def test_which_chains_are_deferrable():
     assert _chain(optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.5)).deferrable
     assert _chain(optim.SGD(p, lr=0.1)).deferrable  # one pass: p <- p - lr g
     for opt in (
-        optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),  # a temporary for g + m b
-        optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.01),  # g + wd p into a temporary
-        optim.SGD(p, lr=0.1, momentum=0.9, maximize=True),  # -g into a temporary
-        optim.Adam(p),
+        optim.RMSprop(p),  # its passes are BLAS calls and ufuncs into a workspace temporary
+        optim.RMSprop(p, centered=True),
         optim.RMSprop(p, momentum=0.9),
+        K.RMSprop(learning_rate=0.01, params=p),
+        K.RMSprop(learning_rate=0.01, centered=True, params=p),
+    ):
+        assert _chain(opt).deferrable, opt
+    for opt in (
+        optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),  # np.add into a temporary
+        optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.01),  # np.copyto, then g + wd p
+        optim.SGD(p, lr=0.1, momentum=0.9, maximize=True),  # -g with np.multiply
+        optim.RMSprop(p, weight_decay=0.01),
+        K.RMSprop(learning_rate=0.01, momentum=0.9, params=p),  # lr scales before the momentum
+        optim.Adam(p),
     ):
         assert not _chain(opt).deferrable, opt
     assert T.chain(T.trace(0.9), T.scale(2.0), T.scale_by_learning_rate(0.1)).deferrable
@@ -111,8 +123,12 @@ def _run(make, way: str, monkeypatch, sizes=(300_001, 7, 1000, 250_000), share=N
         lambda ps: optim.SGD(ps, lr=0.1),
         lambda ps: optim.SGD([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.0}], momentum=0.5),
         lambda ps: K.SGD(learning_rate=0.1, params=ps),  # its step count is in hyper
+        lambda ps: optim.RMSprop(ps, lr=0.01),
+        lambda ps: optim.RMSprop(ps, lr=0.01, centered=True, momentum=0.9),
+        lambda ps: K.RMSprop(learning_rate=0.01, centered=True, params=ps),  # eps in the root
     ],
-    ids=["momentum", "dampening", "plain", "groups-lr0", "keras-plain"],
+    ids=["momentum", "dampening", "plain", "groups-lr0", "keras-plain", "rmsprop",
+         "rmsprop-centered-momentum", "keras-rmsprop"],  # fmt: skip
 )
 @pytest.mark.parametrize("share", [0.001, 0.3, 0.5, 0.999])  # cuts inside tensors and between
 def test_a_handed_step_matches_the_whole_array_step_bit_for_bit(make, share, monkeypatch):
@@ -136,6 +152,7 @@ def test_the_handed_way_is_offered_only_where_it_can_run(monkeypatch):
     for make, expect in [
         (lambda: optim.SGD(params, lr=0.1, momentum=0.9), True),
         (lambda: optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True), False),
+        (lambda: optim.RMSprop(params), True),
         (lambda: optim.Adam(params), False),
         (lambda: optim.SGD(params, lr=0.1, momentum=0.9).flatten(), False),  # one flat buffer
     ]:
@@ -221,3 +238,45 @@ def test_a_gradient_that_needs_a_cast_is_not_handed():
     tx = _chain(optim.SGD([dl.nn.Parameter(p[0])], lr=0.1, momentum=0.9))
     assert "handed" in _ways(tx, state, p, None, [np.zeros(600_000, np.float32)])
     assert "handed" not in _ways(tx, state, p, None, [np.zeros(600_000, np.float64)])
+
+
+def test_the_two_parts_of_a_handed_step_touch_no_common_memory(monkeypatch):
+    # each part's temporaries are its own, though one thread's workspace gave both out
+    lists = []
+    real_run = _blas.run
+    monkeypatch.setattr(_blas, "run", lambda calls: lists.append(calls) or real_run(calls))
+    monkeypatch.setattr(_Tuner, "choose", lambda self, ways: "handed")
+    monkeypatch.setattr(_Tuner, "SHARE", (0.4, 0.4, 0.4))
+    rng = np.random.default_rng(0)
+    params = [dl.nn.Parameter(rng.standard_normal(n).astype(np.float32)) for n in (300_000, 9)]
+    opt = optim.RMSprop(params, lr=0.01, centered=True)
+    for p in params:
+        p.grad = rng.standard_normal(p.data.shape).astype(np.float32)
+    opt.step()
+    assert len(lists) == 2
+
+    def arrays(calls):
+        return [a for _, args, _ in calls for a in args if isinstance(a, np.ndarray)]
+
+    temporaries = 0
+    for a in arrays(lists[0]):
+        for b in arrays(lists[1]):
+            assert not np.shares_memory(a, b)
+        temporaries += not any(np.shares_memory(a, x) for x in _owned(opt, params))
+    assert temporaries  # the check above covered some temporaries
+
+
+def _owned(opt: optim.Optimizer, params: list) -> list:
+    """The arrays a step may touch besides its temporaries: parameters, gradients, state."""
+    state = [v for p in params for v in opt.state[p].values() if isinstance(v, np.ndarray)]
+    return [p.data for p in params] + [p.grad for p in params] + state
+
+
+def test_a_large_group_is_not_handed():
+    from descentlab.optim.optimizer import _WHOLE_MAX, _ways
+
+    tx = _chain(optim.SGD([dl.nn.Parameter(np.zeros(1, np.float32))], lr=0.1, momentum=0.9))
+    for n, expect in [(_WHOLE_MAX, True), (_WHOLE_MAX + 1, False)]:
+        p = [np.zeros(n, np.float32)]
+        state = {"momentum_buffer": [np.zeros(n, np.float32)]}
+        assert ("handed" in _ways(tx, state, p, None, [np.zeros(n, np.float32)])) == expect, n

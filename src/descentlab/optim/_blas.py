@@ -9,7 +9,8 @@ own axpy: that one wakes OpenBLAS's worker threads, which then spin on the core 
 threads (and the next GEMM) want, for no gain on cache-sized pieces.
 
 `recording()` collects the passes instead of running them, for `run()` to run later on another
-thread (the optimizer's "handed" step, see `optimizer._apply_handed`).
+thread (the optimizer's "handed" step, see `optimizer._apply_handed`); `ufunc_pass(ufunc, ...)`
+is a NumPy pass that is recorded alike.
 
 Rounding: a fused multiply-add rounds once, so the result may differ from the two-pass NumPy form
 in the last bit, and OpenBLAS picks its kernel by CPU. Which path runs depends only on the dtype
@@ -38,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["axpy", "axpby", "available", "recording", "run"]
+__all__ = ["axpy", "axpby", "available", "recording", "run", "ufunc_pass"]
 
 # cblas_saxpby by dtype (float32 only, see the module docstring), or None without a usable BLAS
 _Routines = dict[np.dtype, Callable[..., None]]
@@ -163,8 +164,8 @@ class _Recording:
 
 
 def recording() -> _Recording:
-    """While open (`with recording() as calls:`), `axpy` and `axpby` on this thread append their
-    pass to `calls` instead of running it; `run(calls)` runs them later, in order, on any thread.
+    """While open (`with recording() as calls:`), `axpy`, `axpby` and `ufunc_pass` on this thread
+    append their pass to `calls` instead of running it; `run(calls)` runs them later, in order, on any thread.
 
     A pass is recorded as it would have run (the BLAS routine and the arrays' addresses, or the
     NumPy form), so running the record gives the same bits as running the passes at once. The
@@ -188,6 +189,22 @@ def run(calls: list[Call]) -> None:
     """Run recorded passes in order (see `recording`)."""
     for fn, args, _ in calls:
         fn(*args)
+
+
+def ufunc_pass(ufunc: np.ufunc, *args: Any) -> Any:
+    """ufunc(*args) with the output array as the last argument (`ufunc_pass(np.sqrt, v, out)`),
+    returning it: run now, or recorded while `recording()` is open on this thread.
+
+    Example:
+        >>> v = np.array([4.0, 9.0], np.float32)
+        >>> ufunc_pass(np.sqrt, v, v)
+        array([2., 3.], dtype=float32)
+    """
+    calls = _recorder.calls
+    if calls is None:
+        return ufunc(*args)
+    calls.append((ufunc, args, ()))  # args holds the arrays alive
+    return args[-1]
 
 
 def _axpy_numpy(a: float, x: np.ndarray, y: np.ndarray) -> None:

@@ -750,6 +750,7 @@ def _ways(tx: GradientTransformation, state: dict[str, list[Any]], params: list[
         tx.deferrable
         and _num_threads > 1
         and layout is None
+        and total <= _WHOLE_MAX  # larger, its whole-array passes would stream memory
         and all(_as_is(tx, g, p) for g, p in zip(grads, params))
     ):
         ways.append("handed")
@@ -949,11 +950,12 @@ def _apply_handed(tx: GradientTransformation, grads: list[np.ndarray],
                   hyper: Mapping[str, Any], share: float) -> bool:  # fmt: skip
     """params[i] += tx.update(grads[i]) for a deferrable chain, on this thread and a helper.
 
-    The helper's passes are recorded first (`_blas.recording`: BLAS routines and addresses) and
-    handed over, so it needs the GIL only for a moment between two passes; then this thread
-    records and runs its own. Threads that run the chain itself contend for the GIL between
-    NumPy calls, and each wait for it is a thread put to sleep and woken again (tens of
-    microseconds on a virtual machine), more than SGD's two passes per tensor take. The helper
+    The helper's passes are recorded first (`_blas.recording`: BLAS routines and addresses, ufuncs
+    and their arrays, temporaries from this thread's workspace) and handed over, so it needs the
+    GIL only for a moment between two passes; then this thread records and runs its own. Threads
+    that run the chain itself contend for the GIL between NumPy calls, and each wait for it is a
+    thread put to sleep and woken again (tens of microseconds on a virtual machine): more than
+    SGD's two passes per tensor take, and a tenth of RMSProp's step. The helper
     takes the last `share` of the elements (cutting a tensor if need be: the chain is
     elementwise, so the values are those of a whole-array step, bit for bit), as it starts late,
     after waking up. If it has not started when this thread is done, this thread runs its passes
@@ -976,8 +978,7 @@ def _apply_handed(tx: GradientTransformation, grads: list[np.ndarray],
                                 pieces, [flat_p[t][a:b] for t, a, b in part], hyper)  # fmt: skip
         return calls, kept, new
 
-    handed = record(theirs)
-    jobs = [handed[0]]
+    jobs: list[list[_blas.Call]] = []
     ended: list[float] = []
 
     def helper() -> None:
@@ -995,7 +996,10 @@ def _apply_handed(tx: GradientTransformation, grads: list[np.ndarray],
         helper()  # the helper has not started (or the pool is closed): run its passes here
         return done, own
 
-    done, own = _workers().run(here, 1, helper_fn=helper)[0]
+    with work_item():  # both parts' temporaries, apart in this thread's workspace until the end
+        handed = record(theirs)
+        jobs.append(handed[0])
+        done, own = _workers().run(here, 1, helper_fn=helper)[0]
     _merge(own, mine, state)
     _merge(handed, theirs, state)
     return bool(ended) and ended[0] <= done

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from descentlab._memory import copy_aligned, full_aligned
-from descentlab.optim._blas import axpby, axpy
+from descentlab.optim._blas import axpby, axpy, ufunc_pass
 from descentlab.optim.workspace import temporary
 
 __all__ = [
@@ -97,11 +97,12 @@ class GradientTransformation(NamedTuple):
     rate). `apply_updates` uses them to fold scalings into the final add, which then costs one
     fused pass (BLAS axpby) instead of a pass per scaling plus one for the add.
 
-    `deferrable=True` declares that `update` (and `apply`), given read-only updates and state that
-    a first step has created, touch array data only through `_blas.axpy` and `_blas.axpby` and
-    take no temporaries: their passes may then be recorded (`_blas.recording`) and run later, in
-    order, on another thread. Momentum (`trace`) is; a chain is when every part is, trailing
-    scalings aside.
+    `deferrable=True` declares that `update` (and `apply`), given state that a first step has
+    created (and read-only updates, or the arrays an earlier deferrable part returns), touch array data only through `_blas.axpy`, `_blas.axpby` and
+    `_blas.ufunc_pass`, and take their temporaries from `workspace.temporary`: their passes may
+    then be recorded (`_blas.recording`) and run later, in order, on another thread, as long as
+    the work item that gave out the temporaries stays open. Momentum (`trace`) and RMSProp
+    (`scale_by_rms`) are; a chain is when every part is, trailing scalings aside.
     """
 
     init: Callable[[Sequence[np.ndarray]], State]
@@ -289,7 +290,8 @@ def count_steps(key: str = "step") -> GradientTransformation:
         _steps(state, key, None)
         return updates, state
 
-    return GradientTransformation(init, update, elementwise=True, readonly_updates=True)
+    return GradientTransformation(init, update, elementwise=True, readonly_updates=True,
+                                  deferrable=True)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- scaling
@@ -429,7 +431,7 @@ def trace(momentum: float = 0.9, dampening: float = 0.0, nesterov: bool = False,
                 if nesterov:
                     u += np.multiply(b, mom, out=temporary(b))
                 else:
-                    np.copyto(u, b)
+                    ufunc_pass(np.positive, b, u)  # a copy, recorded when deferred
                 out.append(u)
             elif nesterov:
                 t = np.multiply(b, mom, out=temporary(b))
@@ -507,24 +509,25 @@ def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, centered: bool = False,
         out = []
         for i, u in enumerate(updates):
             v = state["square_avg"][i]
-            sq = np.multiply(u, u, out=temporary(u))
+            sq = ufunc_pass(np.multiply, u, u, temporary(u))
             axpby(1.0 - alpha, sq, alpha, v)  # v <- alpha * v + (1 - alpha) * g^2, one pass
             if centered:
                 m = state["grad_avg"][i]
                 axpby(1.0 - alpha, u, alpha, m)
-                np.multiply(m, m, out=sq)
-                np.subtract(v, sq, out=sq)
+                ufunc_pass(np.multiply, m, m, sq)
+                ufunc_pass(np.subtract, v, sq, sq)
             mean_sq = sq if centered else v  # v~
             if eps_in_sqrt:
-                np.add(mean_sq, eps, out=sq)
-                np.sqrt(sq, out=sq)
+                ufunc_pass(np.add, mean_sq, eps, sq)
+                ufunc_pass(np.sqrt, sq, sq)
             else:
-                np.sqrt(mean_sq, out=sq)
-                sq += eps
-            out.append(np.divide(u, sq, out=u if u.flags.writeable else sq))
+                ufunc_pass(np.sqrt, mean_sq, sq)
+                ufunc_pass(np.add, sq, eps, sq)
+            out.append(ufunc_pass(np.divide, u, sq, u if u.flags.writeable else sq))
         return out, state
 
-    return GradientTransformation(init, update, elementwise=True, readonly_updates=True)
+    return GradientTransformation(init, update, elementwise=True, readonly_updates=True,
+                                  deferrable=True)  # fmt: skip
 
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, amsgrad: bool = False,
