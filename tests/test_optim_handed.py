@@ -127,8 +127,9 @@ def _run(make, way: str, monkeypatch, sizes=(300_001, 7, 1000, 250_000), share=N
         lambda ps: optim.RMSprop(ps, lr=0.01, centered=True, momentum=0.9),
         lambda ps: K.RMSprop(learning_rate=0.01, centered=True, params=ps),  # eps in the root
     ],
-    ids=["momentum", "dampening", "plain", "groups-lr0", "keras-plain", "rmsprop",
-         "rmsprop-centered-momentum", "keras-rmsprop"],  # fmt: skip
+    ids=str.split(
+        "momentum dampening plain groups-lr0 keras-plain rmsprop rmsprop-mom keras-rmsprop"
+    ),
 )
 @pytest.mark.parametrize("share", [0.001, 0.3, 0.5, 0.999])  # cuts inside tensors and between
 def test_a_handed_step_matches_the_whole_array_step_bit_for_bit(make, share, monkeypatch):
