@@ -212,17 +212,40 @@ def test_helpers_run_helper_fn_and_its_error_is_raised_after_the_callers_work():
         workers.close()
 
 
-def test_the_helpers_share_follows_who_finishes_first():
+def test_the_helpers_share_moves_toward_balance():
+    # this thread's own passes take 300 us at share 0.25: 400 us of work per unit of share
     tuner = _Tuner()
+    tuner.balance(40e-6 - tuner.MARGIN, 300e-6)  # 40 us later than the aim: 40 / (2 * 400) / 2
+    assert tuner.share == pytest.approx(0.25 - 0.025)
+    tuner.balance(-tuner.MARGIN, 300e-6)  # ended MARGIN early: the aim, stays
+    assert tuner.share == pytest.approx(0.225)
+    tuner.balance(-1.0, 300e-6)  # far too early: at most MOVE at once
+    assert tuner.share == pytest.approx(0.225 + _Tuner.MOVE)
     least, most = _Tuner.SHARE[1:]
-    for _ in range(200):
-        tuner.helper_finished_first(True)
+    for _ in range(100):
+        tuner.balance(-1.0, 300e-6)
     assert tuner.share == most
-    for _ in range(200):
-        tuner.helper_finished_first(False)
+    for _ in range(100):
+        tuner.balance(1.0, 300e-6)
     assert tuner.share == least
-    tuner.helper_finished_first(True)
-    assert tuner.share == pytest.approx(least + _Tuner.SHARE_STEP[0])
+    tuner.balance(1.0, 0.0)  # no time measured: no move
+    assert tuner.share == least
+
+
+def test_a_handed_step_reports_how_the_two_threads_ended(monkeypatch):
+    from descentlab.optim.optimizer import _apply_handed
+
+    rng = np.random.default_rng(0)
+    params = [rng.standard_normal(200_000).astype(np.float32) for _ in range(2)]
+    grads = [rng.standard_normal(200_000).astype(np.float32) for _ in range(2)]
+    tx = T.chain(T.trace(0.9), T.scale_by_learning_rate(0.1))
+    state = tx.init(params)
+    state = T.apply_updates(tx, grads, state, params)  # the first step creates the buffers
+    workers = Workers(1)
+    workers.close()  # no helper: this thread runs the helper's passes after its own
+    monkeypatch.setattr("descentlab.optim.optimizer._workers", lambda: workers)
+    late, own = _apply_handed(tx, grads, state, params, {}, 0.5)
+    assert late > 0 and own > 0  # the helper's passes ended after this thread's own
 
 
 def test_keras_sgd_is_not_handed():

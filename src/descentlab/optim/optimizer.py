@@ -679,11 +679,12 @@ class _Tuner:
     BURST = 3
     EXPLORE = (15, 300)
     SETTLE = 300
-    # The "handed" way's helper share (see _apply_handed): nudged up after a step whose helper
-    # finished first, down faster after one it did not, since then this thread sleeps until the
-    # helper is done and wakes slowly: at balance the helper finishes first three times in four.
+    # The "handed" way's helper share (see _apply_handed), moved after each such step by half the
+    # way to balance (at most MOVE). The aim is the helper ending MARGIN seconds before this thread
+    # ends its own passes: a helper that ends later has this thread sleep on it and wake slowly.
     SHARE = (0.25, 0.05, 0.5)  # start, least, most
-    SHARE_STEP = (0.01, 0.03)  # up, down
+    MARGIN = 20e-6
+    MOVE = 0.05
 
     def __init__(self) -> None:
         self.share = self.SHARE[0]
@@ -718,11 +719,15 @@ class _Tuner:
             self.samples.setdefault(way, collections.deque(maxlen=self.TRIALS)).append(seconds)
         self.last = way
 
-    def helper_finished_first(self, first: bool) -> None:
-        """Adjust the helper's share of a "handed" step after one ran."""
+    def balance(self, late: float, own: float) -> None:
+        """Move the helper's share after a "handed" step whose helper ended `late` seconds after
+        this thread ended its own passes (negative: before), which took it `own` seconds. Moving
+        a share d from one thread to the other changes the gap between them by 2 d own / (1 -
+        share)."""
+        per_share = own / (1.0 - self.share)
+        move = -0.5 * (late + self.MARGIN) / (2.0 * per_share) if per_share > 0 else 0.0
         least, most = self.SHARE[1:]
-        up, down = self.SHARE_STEP
-        self.share = min(most, self.share + up) if first else max(least, self.share - down)
+        self.share = min(most, max(least, self.share + min(self.MOVE, max(-self.MOVE, move))))
 
 
 def _ways(tx: GradientTransformation, state: dict[str, list[Any]], params: list[np.ndarray],
@@ -776,7 +781,7 @@ def _update(tx: GradientTransformation, grads: list[np.ndarray], state: dict[str
             state = whole()
     elif way == "handed":  # offered only beside others: a tuner chose it
         assert tuner is not None
-        tuner.helper_finished_first(_apply_handed(tx, grads, state, params, hyper, tuner.share))
+        tuner.balance(*_apply_handed(tx, grads, state, params, hyper, tuner.share))
     else:
         _apply_in_pieces(tx, grads, state, params, hyper, layout, threads=way == "threads")
     if tuner is not None:
@@ -947,7 +952,7 @@ def _apply_in_pieces(tx: GradientTransformation, grads: list[np.ndarray],
 
 def _apply_handed(tx: GradientTransformation, grads: list[np.ndarray],
                   state: dict[str, list[Any]], params: list[np.ndarray],
-                  hyper: Mapping[str, Any], share: float) -> bool:  # fmt: skip
+                  hyper: Mapping[str, Any], share: float) -> tuple[float, float]:  # fmt: skip
     """params[i] += tx.update(grads[i]) for a deferrable chain, on this thread and a helper.
 
     The helper's passes are recorded first (`_blas.recording`: BLAS routines and addresses, ufuncs
@@ -959,7 +964,8 @@ def _apply_handed(tx: GradientTransformation, grads: list[np.ndarray],
     takes the last `share` of the elements (cutting a tensor if need be: the chain is
     elementwise, so the values are those of a whole-array step, bit for bit), as it starts late,
     after waking up. If it has not started when this thread is done, this thread runs its passes
-    too. Returns whether the helper finished its passes before this thread finished its own.
+    too. Returns how long after this thread's own passes the helper's ended (negative: before),
+    and how long this thread's own passes took, in seconds.
     """
     sizes = [p.size for p in params]
     total = sum(sizes)
@@ -989,20 +995,21 @@ def _apply_handed(tx: GradientTransformation, grads: list[np.ndarray],
         _blas.run(calls)
         ended.append(time.perf_counter())
 
-    def here() -> tuple[float, tuple[list[_blas.Call], dict, dict]]:
+    def here() -> tuple[float, float, tuple[list[_blas.Call], dict, dict]]:
         own = record(mine)
+        start = time.perf_counter()
         _blas.run(own[0])
         done = time.perf_counter()
         helper()  # the helper has not started (or the pool is closed): run its passes here
-        return done, own
+        return start, done, own
 
     with work_item():  # both parts' temporaries, apart in this thread's workspace until the end
         handed = record(theirs)
         jobs.append(handed[0])
-        done, own = _workers().run(here, 1, helper_fn=helper)[0]
+        start, done, own = _workers().run(here, 1, helper_fn=helper)[0]
     _merge(own, mine, state)
     _merge(handed, theirs, state)
-    return bool(ended) and ended[0] <= done
+    return ended[0] - done, done - start
 
 
 def _split(sizes: list[int], cut: int) -> tuple[list[tuple[int, int, int]], ...]:
