@@ -4,9 +4,9 @@ torch's defaults on CPU tensors are the per-tensor loop (foreach=False, fused=Fa
 running on torch's intra-op threads. Adam, SGD with momentum 0.9 and RMSprop over 1M and 10M
 float32 parameters split into 4 and 40 tensors. Each configuration is timed as the median (or, with
 `--stat min`, the minimum) of `--reps` steps after a 12-step warm-up, alternating the two libraries in
-blocks so that machine noise hits both alike; each block starts with ~15 ms of untimed steps
-(torch's OpenMP workers spin for ~10 ms after its last op and would take a core from the next
-block). Gradients are fixed random arrays.
+blocks so that machine noise hits both alike; each block starts with ~30 ms of untimed steps
+(torch's OpenMP workers spin after its last op and slow the next block's threads for ~15 ms, see
+SETTLE). Gradients are fixed random arrays.
 
 The floor is memory bandwidth: a step must at least read the parameters, gradients and optimizer
 state and write back the parameters and state (Adam: read p, g, m, v and write p, m, v = 7 x 4
@@ -116,11 +116,15 @@ def make_torch(kind: str, sizes: list[int], rng: np.random.Generator) -> Callabl
     return opt.step
 
 
-# torch's OpenMP workers keep spinning for about 10 ms after its last parallel op (libgomp's
-# default wait policy), on the cores the next block wants, and a block's first step finds the
-# caches full of the other library's arrays: each block first runs SETTLE seconds of untimed steps.
-# (Sleeping instead would leave the cores idle, and this VM wakes an idle core slowly.)
-SETTLE = 0.015
+# torch's OpenMP workers keep spinning after its last parallel op (libgomp's default wait policy),
+# on the cores the next block wants, and a block's first step finds the caches full of the other
+# library's arrays: each block first runs SETTLE seconds of untimed steps. (Sleeping instead would
+# leave the cores idle, and this VM wakes an idle core slowly.) Measured on 2026-11-29 (SGD with
+# momentum, 1M x 4, our two-thread "handed" step, median over 60 rounds after 20 torch steps):
+# 0.93 ms in the first 2 ms after torch's last step, 0.28 at 2-5 ms, 0.25 at 5-10, 0.21 at 10-15,
+# and 0.205 from 15 ms on, as in a loop without torch. So 30 ms: 15 ms (the value until then) left
+# every block of a 0.2 ms step inside torch's wake, and our threads losing there.
+SETTLE = 0.03
 
 
 def summarize(times: dict[str, list[float]]) -> dict[str, float]:
@@ -217,6 +221,7 @@ def isolated_time(kind: str, sizes: list[int], reps: int, torch_threads: int,
 
 
 def main() -> None:
+    global STAT, SETTLE
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
@@ -227,9 +232,10 @@ def main() -> None:
                         help="each library in a process of its own (blocks still alternate)")  # fmt: skip
     parser.add_argument("--stat", choices=["median", "min"], default="median",
                         help="min is steadier on a shared, loaded machine")  # fmt: skip
+    parser.add_argument("--settle", type=float, default=0.03,
+                        help="seconds of untimed steps before each block (see SETTLE)")  # fmt: skip
     args = parser.parse_args()
-    global STAT
-    STAT = args.stat
+    STAT, SETTLE = args.stat, args.settle
 
     import torch
 
