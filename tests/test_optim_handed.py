@@ -126,9 +126,12 @@ def _run(make, way: str, monkeypatch, sizes=(300_001, 7, 1000, 250_000), share=N
         lambda ps: optim.RMSprop(ps, lr=0.01),
         lambda ps: optim.RMSprop(ps, lr=0.01, centered=True, momentum=0.9),
         lambda ps: K.RMSprop(learning_rate=0.01, centered=True, params=ps),  # eps in the root
+        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9).flatten(),  # tensors: views of a buffer
+        lambda ps: optim.RMSprop(ps, lr=0.01).flatten(),
     ],
     ids=str.split(
         "momentum dampening plain groups-lr0 keras-plain rmsprop rmsprop-mom keras-rmsprop"
+        " flat-sgd flat-rmsprop"
     ),
 )
 @pytest.mark.parametrize("share", [0.001, 0.3, 0.5, 0.999])  # cuts inside tensors and between
@@ -155,7 +158,7 @@ def test_the_handed_way_is_offered_only_where_it_can_run(monkeypatch):
         (lambda: optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True), False),
         (lambda: optim.RMSprop(params), True),
         (lambda: optim.Adam(params), False),
-        (lambda: optim.SGD(params, lr=0.1, momentum=0.9).flatten(), False),  # one flat buffer
+        (lambda: optim.SGD(params, lr=0.1, momentum=0.9).flatten(), True),  # views of buffers
     ]:
         offered.clear()
         opt = make()

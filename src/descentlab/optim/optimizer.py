@@ -735,7 +735,8 @@ def _ways(tx: GradientTransformation, state: dict[str, list[Any]], params: list[
     """The ways a step of these arrays may run, the usual best first: "whole" (the chain on whole
     arrays), "pieces" (by work items on this thread), "threads" (work items on a few threads),
     "handed" (a deferrable chain's passes recorded, a share handed to a helper thread; only
-    where it may read every gradient as it is)."""
+    where it may read every gradient as it is, on a group small enough for whole-array passes;
+    a flat group hands the views its tensors have into the buffers)."""
     total = sum(p.size for p in params)
     if total <= _CHUNK and layout is None:  # one work item at most: nothing to share or cut
         return ("whole",)
@@ -754,7 +755,6 @@ def _ways(tx: GradientTransformation, state: dict[str, list[Any]], params: list[
     if (
         tx.deferrable
         and _num_threads > 1
-        and layout is None
         and total <= _WHOLE_MAX  # larger, its whole-array passes would stream memory
         and all(_as_is(tx, g, p) for g, p in zip(grads, params))
     ):
