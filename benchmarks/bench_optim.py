@@ -20,11 +20,13 @@ step to the next, is held to the cache's bandwidth, a 10M one to memory's.
 SGD with momentum on 1M x 4 (torch/ours 0.87-1.08 isolated; 0.92 in two of three in-process
 runs), while torch's Adam went bimodal in a process of its own (0.79 or 2.2-2.4 ms, against
 1.0-1.2 in-process; plausibly its allocator's state in a fresh process). The README's tables are
-in-process, as a training script runs.
+in-process, as a training script runs. Later that day, with 30 ms of settling and RMSprop handed
+too, two isolated runs of the 1M x 4 rows gave SGD with momentum 0.87 (our tuner kept the
+one-thread step, 0.22 ms) and RMSprop 0.97-1.04, against 0.98-1.09 and 0.91-1.14 in-process.
 
 Run:
     .venv/bin/python benchmarks/bench_optim.py [--reps 20] [--sizes 1000000 10000000] [--tensors 4 40]
-        [--torch-threads N] [--stat median|min] [--isolate]
+        [--torch-threads N] [--stat median|min] [--isolate] [--settle SECONDS]
 
 Prints a markdown table; ratio = torch time / descentlab time (> 1 means descentlab is faster).
 """
