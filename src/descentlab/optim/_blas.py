@@ -165,13 +165,15 @@ class _Recording:
 
 def recording() -> _Recording:
     """While open (`with recording() as calls:`), `axpy`, `axpby` and `ufunc_pass` on this thread
-    append their pass to `calls` instead of running it; `run(calls)` runs them later, in order, on any thread.
+    append their pass to `calls` instead of running it; `run(calls)` runs them later, in order,
+    on any thread.
 
-    A pass is recorded as it would have run (the BLAS routine and the arrays' addresses, or the
-    NumPy form), so running the record gives the same bits as running the passes at once. The
-    record keeps its arrays alive; nothing else may use them until it has run. The optimizer
-    uses it to hand a ready list of passes to a helper thread, which then needs the GIL only for
-    a moment between two passes (see `GradientTransformation.deferrable`).
+    A pass is recorded as it would have run (the BLAS routine and the arrays' addresses, the
+    NumPy form, or the ufunc and its arrays), so running the record gives the same bits as
+    running the passes at once. The record keeps its arrays alive; nothing else may use them
+    until it has run. The optimizer uses it to hand a ready list of passes to a helper thread,
+    which then needs the GIL only for a moment between two passes (see
+    `GradientTransformation.deferrable`).
 
     Example:
         >>> y = np.zeros(2, np.float32)

@@ -98,11 +98,12 @@ class GradientTransformation(NamedTuple):
     fused pass (BLAS axpby) instead of a pass per scaling plus one for the add.
 
     `deferrable=True` declares that `update` (and `apply`), given state that a first step has
-    created (and read-only updates, or the arrays an earlier deferrable part returns), touch array data only through `_blas.axpy`, `_blas.axpby` and
-    `_blas.ufunc_pass`, and take their temporaries from `workspace.temporary`: their passes may
-    then be recorded (`_blas.recording`) and run later, in order, on another thread, as long as
-    the work item that gave out the temporaries stays open. Momentum (`trace`) and RMSProp
-    (`scale_by_rms`) are; a chain is when every part is, trailing scalings aside.
+    created and read-only updates (or the arrays an earlier deferrable part returns), touch array
+    data only through `_blas.axpy`, `_blas.axpby` and `_blas.ufunc_pass`, and take their
+    temporaries from `workspace.temporary`: their passes may then be recorded
+    (`_blas.recording`) and run later, in order, on another thread, while the work item that
+    gave out the temporaries stays open. Momentum (`trace`) and RMSProp (`scale_by_rms`) are; a
+    chain is when every part is, trailing scalings aside.
     """
 
     init: Callable[[Sequence[np.ndarray]], State]
